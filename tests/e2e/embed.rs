@@ -1,0 +1,78 @@
+//! Embeddings with all-MiniLM-L6-v2 q8_0 (real weights, real llama.cpp).
+
+use lexdesk_core::embed::{EmbedRole, Embedder, cosine};
+use lexdesk_core::model::{LoadOptions, Pooling};
+use lexdesk_e2e::{block_on, embed_model};
+use lexdesk_engine::EmbeddingModel;
+
+const OFFER: &str = "A contract requires offer and acceptance.";
+const PARAPHRASE: &str = "Offer and acceptance are needed to form a contract.";
+const UNRELATED: &str = "The weather in Paris is sunny today.";
+
+async fn load() -> EmbeddingModel {
+    EmbeddingModel::load(embed_model(), LoadOptions::default()).await.expect("MiniLM loads")
+}
+
+fn texts(t: &[&str]) -> Vec<String> {
+    t.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn paraphrases_score_higher_than_unrelated_text_and_match_pinned_values() {
+    block_on(async {
+        let model = load().await;
+        let info = model.info();
+        assert_eq!((model.dimensions(), info.pooling, info.max_tokens), (384, Pooling::Mean, 512));
+        let e = model.embed(texts(&[OFFER, PARAPHRASE, UNRELATED]), EmbedRole::Document).await.unwrap();
+        for x in &e {
+            let norm: f32 = x.vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "L2-normalised: {norm}");
+            assert!(!x.truncated);
+        }
+        let para = cosine(&e[0].vector, &e[1].vector);
+        let unrelated = cosine(&e[0].vector, &e[2].vector);
+        assert!(para > unrelated + 0.5, "paraphrase {para} vs unrelated {unrelated}");
+
+        // Reference values computed once with this engine (llama.cpp's cosines for this GGUF are
+        // within ±0.005 of sentence-transformers, ../shared/models/README.md) and pinned.
+        assert!((para - 0.9348).abs() < 0.01, "{para}");
+        assert!((unrelated - 0.0326).abs() < 0.01, "{unrelated}");
+        let head = [-0.0552f32, 0.07158, 0.00487, 0.01172];
+        for (got, want) in e[0].vector.iter().zip(head) {
+            assert!((got - want).abs() < 2e-3, "{:?} vs {head:?}", &e[0].vector[..4]);
+        }
+        assert_eq!(e.iter().map(|x| x.tokens).collect::<Vec<_>>(), [9, 12, 10]);
+    });
+}
+
+#[test]
+fn batching_many_inputs_gives_the_same_vectors_as_one_at_a_time() {
+    block_on(async {
+        let model = load().await;
+        let inputs: Vec<String> = (0..40)
+            .map(|i| format!("Section {i}. The licensee shall keep the information confidential for {i} years."))
+            .collect();
+        let batched = model.embed(inputs.clone(), EmbedRole::Document).await.unwrap();
+        assert_eq!(batched.len(), 40);
+        for i in [0, 17, 39] {
+            let single = model.embed(vec![inputs[i].clone()], EmbedRole::Document).await.unwrap();
+            let c = cosine(&single[0].vector, &batched[i].vector);
+            assert!(c > 0.9999, "input {i}: batched vs single cosine {c}");
+        }
+        // Different inputs give different vectors (no sequence mix-up inside a batch).
+        assert!(cosine(&batched[0].vector, &batched[39].vector) < 0.999);
+    });
+}
+
+#[test]
+fn over_long_input_is_truncated_and_reported() {
+    block_on(async {
+        let model = load().await;
+        let long = "The receiving party shall not disclose confidential information. ".repeat(120);
+        let e = model.embed(vec![long, OFFER.into()], EmbedRole::Query).await.unwrap();
+        assert!(e[0].truncated);
+        assert_eq!(e[0].tokens, 512);
+        assert!(!e[1].truncated);
+        assert!(model.embed(Vec::new(), EmbedRole::Query).await.unwrap().is_empty());
+    });
+}

@@ -1,0 +1,59 @@
+//! Shared helpers for LexDesk's end-to-end tests: where the real test models are.
+//!
+//! The models are installed by `models/install_test_models.py` (the README's test command runs
+//! it). A missing model fails the test with instructions; it is never silently skipped.
+
+use std::path::PathBuf;
+
+/// The test-model cache: `LEXDESK_MODELS_DIR`, else `~/.cache/lexdesk/models`.
+#[must_use]
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("LEXDESK_MODELS_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/lexdesk/models"),
+        PathBuf::from,
+    )
+}
+
+fn model(name: &str) -> PathBuf {
+    let path = models_dir().join(name);
+    assert!(
+        path.is_file(),
+        "test model {} is missing: run `python3 models/install_test_models.py` (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// SmolLM2-135M-Instruct Q4_1: a real chat model with a ChatML template.
+#[must_use]
+pub fn chat_model() -> PathBuf {
+    model("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// all-MiniLM-L6-v2 q8_0: a real BERT embedding model (384 dimensions, mean pooling).
+#[must_use]
+pub fn embed_model() -> PathBuf {
+    model("all-MiniLM-L6-v2-q8_0.gguf")
+}
+
+/// Run a future on a fresh multi-threaded runtime.
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime").block_on(f)
+}
+
+/// The `lexdesk` binary built beside this test (`target/<profile>/lexdesk`), or `LEXDESK_BIN`.
+///
+/// # Panics
+/// When the binary is missing: build the workspace first (the README's test command does).
+#[must_use]
+pub fn lexdesk_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("LEXDESK_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> → target/<profile>/lexdesk
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target directory");
+    let bin = dir.join(format!("lexdesk{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} is missing: run `cargo build --workspace` first", bin.display());
+    bin
+}
