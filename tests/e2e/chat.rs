@@ -196,3 +196,40 @@ fn an_oversized_prompt_is_refused_and_the_model_keeps_working() {
         assert!(ok.usage.completion_tokens >= 1);
     });
 }
+
+#[test]
+fn a_model_without_a_template_uses_the_transcript_fallback_and_streams_chinese_intact() {
+    block_on(async {
+        let model = ChatModel::load(
+            lexdesk_e2e::base_model(),
+            LoadOptions { context_length: Some(1024), ..LoadOptions::default() },
+        )
+        .await
+        .unwrap();
+        assert!(!model.info().metadata.has_chat_template);
+        let messages =
+            vec![ChatMessage::new(Role::System, "你是法律助理。"), ChatMessage::new(Role::User, "什么是合同？")];
+        let r = model.render(&Prompt::Chat(messages.clone())).await.unwrap();
+        assert_eq!(r.format, PromptFormat::TranscriptFallback);
+        assert_eq!(r.text, "System: 你是法律助理。\n\nUser: 什么是合同？\n\nAssistant:");
+        let c = model.generate(greedy(messages, 24)).unwrap().collect().await.unwrap();
+        assert_eq!(c.format, PromptFormat::TranscriptFallback);
+        assert!(!c.text.contains("\nUser:"), "the fallback stops before a new turn: {:?}", c.text);
+
+        // Raw completion of Chinese statute text: every streamed piece is whole UTF-8 characters.
+        let mut stream = model
+            .generate(GenerateRequest {
+                prompt: Prompt::Raw("中华人民共和国民法典\n第一条 为了保护民事主体的合法权益，".into()),
+                ..greedy(Vec::new(), 24)
+            })
+            .unwrap();
+        let mut text = String::new();
+        while let Some(event) = stream.next().await {
+            if let GenerationEvent::Token { text: t } = event.unwrap() {
+                assert!(!t.contains('\u{FFFD}'), "a split character leaked: {t:?}");
+                text.push_str(&t);
+            }
+        }
+        assert!(text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "{text:?}");
+    });
+}

