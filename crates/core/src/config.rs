@@ -72,7 +72,7 @@ pub struct Home {
 impl Home {
     /// `explicit` if given (the CLI passes `--home`/`LEXDESK_HOME` here), else the OS
     /// application-data directory (`~/.local/share/lexdesk` on Linux,
-    /// `~/Library/Application Support/app.lexdesk.LexDesk` on macOS, `%APPDATA%\LexDesk` on Windows).
+    /// `~/Library/Application Support/app.LexDesk.LexDesk` on macOS, `%APPDATA%\LexDesk\LexDesk\data` on Windows).
     ///
     /// # Errors
     /// [`ConfigError::NoHome`] when neither is available.

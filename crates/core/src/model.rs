@@ -200,8 +200,6 @@ pub struct LoadOptions {
     pub threads: Option<u32>,
     /// GPU layers.
     pub gpu_layers: GpuLayers,
-    /// Parallel sequences the context holds (1 for a desktop chat; more for a server).
-    pub parallel: Option<u32>,
     /// Logical batch size for prompt processing; `None` = 2048 (llama.cpp's default).
     pub batch_size: Option<u32>,
     /// Skip the memory preflight (for experts who know better; never the default).

@@ -23,7 +23,9 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
         .get_or_init(|| {
             set_omp_policy();
             send_logs_to_tracing(LogOptions::default());
-            LlamaBackend::init().map_err(|e| e.to_string())
+            #[allow(clippy::disallowed_methods, reason = "this is the one place the backend is created")]
+            let backend = LlamaBackend::init();
+            backend.map_err(|e| e.to_string())
         })
         .as_ref()
         .map_err(|reason| EngineError::LoadFailed { path: "<llama.cpp backend>".into(), reason: reason.clone() })
