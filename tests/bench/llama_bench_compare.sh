@@ -21,6 +21,7 @@ N="${N:-128}"
 R="${R:-5}"
 ROUNDS="${ROUNDS:-2}"
 OUT_DIR="${OUT_DIR:-.}"
+mkdir -p "$OUT_DIR"
 BENCH_SRC="${LLAMA_BENCH_SRC:-$HOME/.cache/lexdesk/llama-bench-src}"
 LLAMA_BENCH_URL="${LLAMA_BENCH_URL:-https://raw.githubusercontent.com/ggml-org/llama.cpp/master/tools/llama-bench/llama-bench.cpp}"
 
@@ -38,10 +39,35 @@ print(os.path.dirname(next(p for p in d["packages"] if p["name"] == "llama-cpp-s
 LLAMA_SRC="$SYS_DIR/llama.cpp"
 CACHE="$(ls -t "$CARGO_TARGET_DIR"/release/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt | head -n 1)"
 
+WORK="$HOME/.cache/lexdesk/llama-bench-build"
+WORK_SRC="$WORK/src"
 mkdir -p "$BENCH_SRC"
 if [ ! -f "$BENCH_SRC/llama-bench.cpp" ]; then
   log "fetching llama-bench.cpp from $LLAMA_BENCH_URL"
   curl -fsSL "$LLAMA_BENCH_URL" -o "$BENCH_SRC/llama-bench.cpp"
+fi
+
+# llama-bench.cpp may be a little newer than the vendored llama.cpp. Adapt the two driver-side API
+# differences seen so far (MoE CPU-override helper, common_fit_params' extra-model argument); both
+# are used only with -ncmoe / --fit-target, which this benchmark does not pass. llama_decode and
+# the kernels measured are untouched.
+PATCHED="$WORK_SRC/llama-bench.cpp"
+mkdir -p "$WORK_SRC"
+sed -e 's/llm_ffn_exps_block_regex(i)/llm_ffn_block_regex(i, LLM_FFN_EXPS_REGEX)/' "$BENCH_SRC/llama-bench.cpp" >"$PATCHED"
+python3 - "$PATCHED" "$LLAMA_SRC/common/fit.h" <<'PY'
+import re, sys
+src_path, fit_h = sys.argv[1], open(sys.argv[2]).read()
+src = open(src_path).read()
+# The vendored common_fit_params takes an `extra` model before the log level: pass none.
+if "common_fit_extra_model" in fit_h:
+    src = re.sub(r"(inst\.fit_min_ctx,\s*\n\s*)(params\.verbose \? GGML_LOG_LEVEL_DEBUG)", r"\1nullptr,\n                    \2", src)
+open(src_path, "w").write(src)
+PY
+# Newer llama.cpp builds its tools into one multi-call binary; llama-bench.cpp then has no main().
+if grep -q '^int main' "$PATCHED"; then
+  : >"$WORK_SRC/main.cpp"
+else
+  printf 'int llama_bench(int argc, char ** argv);\nint main(int argc, char ** argv) { return llama_bench(argc, argv); }\n' >"$WORK_SRC/main.cpp"
 fi
 
 # Same flags as LexDesk's llama.cpp: every GGML_*/LLAMA_* option, build type and compiler flags.
@@ -49,7 +75,6 @@ FLAGS=()
 while IFS= read -r line; do FLAGS+=("-D$line"); done < <(
   grep -E '^(GGML_[A-Z0-9_]+|CMAKE_BUILD_TYPE|CMAKE_C_FLAGS|CMAKE_CXX_FLAGS|CMAKE_C_FLAGS_[A-Z]+|CMAKE_CXX_FLAGS_[A-Z]+):' "$CACHE" |
     grep -vE '^GGML_(ALL_WARNINGS|BUILD_|STANDALONE|CCACHE)' | sed -E 's/:[A-Z]+=/=/')
-WORK="$HOME/.cache/lexdesk/llama-bench-build"
 mkdir -p "$WORK"
 cat > "$WORK/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.14)
@@ -62,8 +87,8 @@ set(LLAMA_BUILD_SERVER OFF CACHE BOOL "" FORCE)
 set(LLAMA_CURL OFF CACHE BOOL "" FORCE)
 set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
 add_subdirectory("$LLAMA_SRC" llama.cpp)
-add_executable(llama-bench "$BENCH_SRC/llama-bench.cpp")
-target_link_libraries(llama-bench PRIVATE common llama ggml)
+add_executable(llama-bench "$PATCHED" "$WORK_SRC/main.cpp")
+target_link_libraries(llama-bench PRIVATE llama-common llama ggml)
 EOF
 log "building llama-bench from $LLAMA_SRC"
 cmake -S "$WORK" -B "$WORK/build" -Wno-dev "${FLAGS[@]}" >/dev/null

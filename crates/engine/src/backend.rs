@@ -10,10 +10,9 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
 /// The process-wide backend, initialised on first use.
 ///
-/// Before initialising it sets `OMP_WAIT_POLICY=passive` unless the user chose a policy:
-/// llama.cpp's OpenMP threads otherwise busy-wait between tokens, which starves every other
-/// thread on a laptop or a shared server (measured here: 1.5–12 tok/s spinning against
-/// 34–46 tok/s passive on 2 cores) and burns battery while the model is idle.
+/// OpenMP's wait policy is not set here: libgomp reads `OMP_WAIT_POLICY` when the library is
+/// loaded, before `main`, so only the environment of the process decides it (ARCHITECTURE.md,
+/// "OpenMP wait policy").
 ///
 /// # Errors
 /// [`EngineError::LoadFailed`] if llama.cpp cannot initialise (it was initialised outside the
@@ -21,7 +20,6 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
     BACKEND
         .get_or_init(|| {
-            set_omp_policy();
             send_logs_to_tracing(LogOptions::default());
             #[allow(clippy::disallowed_methods, reason = "this is the one place the backend is created")]
             let backend = LlamaBackend::init();
@@ -29,15 +27,6 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
         })
         .as_ref()
         .map_err(|reason| EngineError::LoadFailed { path: "<llama.cpp backend>".into(), reason: reason.clone() })
-}
-
-#[allow(unsafe_code)]
-fn set_omp_policy() {
-    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        // SAFETY: called once, inside OnceLock initialisation, before llama.cpp (and with it the
-        // OpenMP runtime) starts any thread; no other thread of ours reads the environment here.
-        unsafe { std::env::set_var("OMP_WAIT_POLICY", "passive") };
-    }
 }
 
 /// Default CPU threads: the physical cores (hyper-threads slow llama.cpp down).
