@@ -25,7 +25,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::{backend, default_threads, devices};
-use crate::{gguf, preflight};
+use crate::{gguf, preflight, worker};
 
 /// Events buffered per request before the worker waits for the consumer.
 const EVENT_BUFFER: usize = 256;
@@ -98,15 +98,9 @@ impl ChatModel {
     /// # Errors
     /// Bad files, embedding models, contexts that do not fit, llama.cpp load failures.
     pub async fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self, EngineError> {
-        let path = path.as_ref().to_path_buf();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let (jobs, jobs_rx) = mpsc::unbounded_channel();
-        let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-        std::thread::Builder::new()
-            .name(format!("llm-{name}"))
-            .spawn(move || worker_main(&path, &options, ready_tx, jobs_rx))
-            .map_err(|e| EngineError::Inference { message: format!("cannot start model thread: {e}") })?;
-        let info = ready_rx.await.map_err(|_| EngineError::WorkerGone)??;
+        let (jobs, info) =
+            worker::spawn("llm", path.as_ref(), move |path, ready, jobs| worker_main(&path, &options, ready, jobs))
+                .await?;
         Ok(Self { jobs, info: Arc::new(info) })
     }
 

@@ -18,7 +18,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::{backend, default_threads};
-use crate::{gguf, preflight};
+use crate::{gguf, preflight, worker};
 
 /// Sequences packed into one llama batch at most.
 const MAX_SEQUENCES: u32 = 16;
@@ -68,15 +68,9 @@ impl EmbeddingModel {
     /// # Errors
     /// Bad files, generative models without pooling, memory, llama.cpp failures.
     pub async fn load(path: impl AsRef<Path>, options: LoadOptions) -> Result<Self, EngineError> {
-        let path = path.as_ref().to_path_buf();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let (jobs, jobs_rx) = mpsc::unbounded_channel();
-        let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-        std::thread::Builder::new()
-            .name(format!("embed-{name}"))
-            .spawn(move || worker_main(&path, &options, ready_tx, jobs_rx))
-            .map_err(|e| EngineError::Inference { message: format!("cannot start model thread: {e}") })?;
-        let info = ready_rx.await.map_err(|_| EngineError::WorkerGone)??;
+        let (jobs, info) =
+            worker::spawn("embed", path.as_ref(), move |path, ready, jobs| worker_main(&path, &options, ready, jobs))
+                .await?;
         Ok(Self { jobs, info: Arc::new(info) })
     }
 

@@ -13,6 +13,7 @@ pub mod chat;
 pub mod embed;
 pub mod gguf;
 pub mod preflight;
+mod worker;
 
 pub use backend::{DeviceInfo, default_threads, devices};
 pub use chat::{BenchSample, ChatModel, LoadedModel};
