@@ -1,6 +1,7 @@
 //! End-to-end tests with real GGUF models through the real engine and the real CLI binary.
 
 mod chat;
+mod chunking;
 mod cli;
 mod embed;
 mod errors;

@@ -63,3 +63,21 @@ pub fn lexdesk_bin() -> PathBuf {
 pub fn base_model() -> PathBuf {
     model("gemma-3-270m-q4_k_m.gguf")
 }
+
+/// The embedding model's Hugging Face tokenizer (for token-aware chunking).
+#[must_use]
+pub fn embed_tokenizer() -> PathBuf {
+    model("all-MiniLM-L6-v2.tokenizer.json")
+}
+
+/// The shared data folder: `LEXDESK_SHARED`, else `../shared` beside the checkout.
+///
+/// # Panics
+/// When it does not exist (CI and development machines have it; see README.md).
+#[must_use]
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("LEXDESK_SHARED")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"), PathBuf::from);
+    assert!(dir.is_dir(), "shared data folder {} is missing: set LEXDESK_SHARED", dir.display());
+    dir
+}
