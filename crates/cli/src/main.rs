@@ -64,11 +64,44 @@ enum Command {
     Chat(ChatArgs),
     /// Measure prompt-processing and generation throughput (compare with llama.cpp's llama-bench)
     Bench(BenchArgs),
+    /// Extract files to normalised page text (PDF with OCR for scanned pages), as ingestion will
+    Extract(ExtractArgs),
+    /// Internal: isolated worker processes
+    #[command(subcommand, hide = true)]
+    Worker(WorkerCommand),
     /// List the compute devices llama.cpp sees
     Devices {
         /// Print JSON
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ExtractArgs {
+    /// Print JSON (pages with provenance)
+    #[arg(long)]
+    json: bool,
+    /// Do not OCR pages without a text layer
+    #[arg(long)]
+    no_ocr: bool,
+    /// Seconds allowed per PDF
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Files
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkerCommand {
+    /// Extract a PDF's text page by page and print JSON (run by `extract`, never by hand)
+    ExtractPdf {
+        /// Address-space cap in MiB
+        #[arg(long, default_value_t = 4096)]
+        max_memory_mib: u64,
+        /// The PDF
+        file: PathBuf,
     },
 }
 
@@ -194,6 +227,7 @@ mod exit {
     pub const MODEL_FILE: u8 = 3;
     pub const RESOURCES: u8 = 4;
     pub const INFERENCE: u8 = 5;
+    pub const DOCUMENT: u8 = 6;
     pub const CANCELLED: u8 = 130;
 }
 
@@ -228,6 +262,11 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The extraction worker is a separate, minimal process: no runtime, no config, no logging.
+    if let Command::Worker(WorkerCommand::ExtractPdf { max_memory_mib, file }) = &cli.command {
+        let code = lexdesk_ingest::pdf::run_worker(file, *max_memory_mib, std::io::stdout().lock());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
         Ok(rt) => rt,
@@ -318,6 +357,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Embed(args) => embed(&ctx, &mut out, args).await,
         Command::Chat(args) => chat(&ctx, &mut out, args).await,
         Command::Bench(args) => bench(&ctx, &mut out, args).await,
+        Command::Extract(args) => extract(&mut out, args).await,
+        Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;
             if *as_json {
@@ -531,4 +572,39 @@ async fn bench(ctx: &Ctx, out: &mut Out, args: &BenchArgs) -> anyhow::Result<u8>
         ))?;
     }
     Ok(0)
+}
+
+async fn extract(out: &mut Out, args: &ExtractArgs) -> anyhow::Result<u8> {
+    use lexdesk_ingest::extract::{ExtractConfig, extract};
+    let mut worker = lexdesk_ingest::pdf::WorkerConfig::lexdesk(std::env::current_exe()?);
+    worker.timeout = std::time::Duration::from_secs(args.timeout);
+    let config = ExtractConfig { worker, ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() } };
+    let mut failed = 0u8;
+    for path in &args.files {
+        let (file, config) = (path.clone(), config.clone());
+        let result = tokio::task::spawn_blocking(move || extract(&file, &config)).await?;
+        match result {
+            Ok(doc) if args.json => json(out, &doc)?,
+            Ok(doc) => {
+                out.line(format!("== {} ({}, {} pages)", doc.path.display(), doc.format, doc.pages.len()))?;
+                for p in &doc.pages {
+                    let source = match p.provenance {
+                        lexdesk_ingest::ocr::Provenance::TextLayer => "text layer".to_owned(),
+                        lexdesk_ingest::ocr::Provenance::Ocr { confidence } => format!("OCR {confidence:.0}%"),
+                    };
+                    out.line(format!(
+                        "-- page {} [{source}]{}",
+                        p.number,
+                        p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                    ))?;
+                    out.line(&p.text)?;
+                }
+            }
+            Err(e) => {
+                failed = 1;
+                eprintln!("error[{}]: {}: {e}", e.code(), path.display());
+            }
+        }
+    }
+    Ok(if failed > 0 { exit::DOCUMENT } else { 0 })
 }

@@ -4,12 +4,20 @@
 //! - [`structure`]: recognising headings and citable units in Chinese and English legal text.
 //! - [`chunk`]: structure-aware, token-aware chunking with page spans and character offsets.
 //!
-//! Pure, synchronous functions: callers run them on a blocking thread. Extraction from PDF,
-//! DOCX and HTML (in a child process for PDFs) and the LanceDB store are added by the ingestion
-//! issue's later steps.
+//! - [`detect`]: file kinds by content.
+//! - [`pdf`]: PDF text extraction in a worker process (timeout, memory cap, per-page panics).
+//! - [`ocr`]: pdftoppm + Tesseract for pages without a text layer.
+//! - [`extract`]: a file to normalised pages with provenance.
+//!
+//! Synchronous functions: callers run them on a blocking thread. DOCX and HTML inputs and the
+//! LanceDB store are the ingestion issue's next steps.
 
 pub mod chunk;
+pub mod detect;
+pub mod extract;
 pub mod normalize;
+pub mod ocr;
+pub mod pdf;
 pub mod structure;
 
 pub use chunk::{Chunk, ChunkConfig, HfTokenCounter, Language, PageText, TokenCounter, chunk_document};

@@ -49,7 +49,8 @@ pub fn normalize_page(raw: &str) -> String {
             '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => text.push(' '),
             '\u{00AD}' | '\u{200B}' | '\u{FEFF}' => {} // soft hyphen, zero-width space, BOM
             '\t' => text.push(' '),
-            '\u{000C}' => text.push('\n'), // form feed
+            '\u{000C}' => text.push('\n'),         // form feed
+            c if c.is_control() && c != '\n' => {} // NULs and other garbage from broken fonts
             c => match LIGATURES.iter().find(|(l, _)| *l == c) {
                 Some((_, s)) => text.push_str(s),
                 None => text.push(c),
@@ -76,8 +77,9 @@ fn collapse_spaces(line: &str) -> String {
             let before = out.chars().last();
             let after = chars.get(j).copied();
             let cjk_gap = before.is_some_and(is_cjk) && after.is_some_and(is_cjk);
-            // A full-width space after a 第N条 label is a separator: keep one ASCII space.
-            if !cjk_gap || chars[i..j].contains(&'\u{3000}') && before.is_some_and(|b| b == '条') {
+            // The space after a structural label (第四百六十三条 本编…, 第一章 一般规定) separates
+            // the label from its text: keep one.
+            if !cjk_gap || STRUCTURAL_LABEL.is_match(&out) {
                 out.push(' ');
             }
             i = j;
@@ -89,6 +91,10 @@ fn collapse_spaces(line: &str) -> String {
     out
 }
 
+static STRUCTURAL_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^第[一二三四五六七八九十百千零〇两0-9０-９]+(?:编|分编|章|节|条(?:之[一二三四五六七八九十]+)?)$")
+        .expect("valid regex")
+});
 static HYPHEN_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z]{2,}-$").expect("valid regex"));
 static SENTENCE_END: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"[.!?;:。！？；：”"')）」』]$"#).expect("valid regex"));
@@ -97,6 +103,10 @@ static SENTENCE_END: LazyLock<Regex> =
 fn join_wrapped_lines(lines: &[String]) -> String {
     let mut out: Vec<String> = Vec::new();
     for line in lines {
+        // At most one blank line in a row, none at the start.
+        if line.is_empty() && out.last().is_none_or(String::is_empty) {
+            continue;
+        }
         let Some(prev) = out.last_mut() else {
             out.push(line.clone());
             continue;
@@ -117,6 +127,9 @@ fn join_wrapped_lines(lines: &[String]) -> String {
             prev.push(' ');
         }
         prev.push_str(line);
+    }
+    while out.last().is_some_and(String::is_empty) {
+        out.pop();
     }
     out.join("\n")
 }
