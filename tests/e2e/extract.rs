@@ -171,3 +171,40 @@ fn text_and_markdown_files_are_one_page_of_normalised_text() {
     assert_eq!(doc.format, "markdown", "decided by content");
     assert_eq!(doc.pages[0].text, "# 中华人民共和国民法典\n\n第一条 为了保护民事主体的合法权益，调整民事关系。");
 }
+
+#[test]
+fn docx_and_html_files_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let docx = dir.path().join("nda.docx");
+    let para = |t: &str| docx_rs::Paragraph::new().add_run(docx_rs::Run::new().add_text(t));
+    let file = std::fs::File::create(&docx).unwrap();
+    docx_rs::Docx::new()
+        .add_paragraph(para("2. Obligations"))
+        .add_paragraph(para("2.1 The Recipient shall not reverse engineer any prototype."))
+        .build()
+        .pack(file)
+        .unwrap();
+    let doc = extract(&docx, &config()).unwrap();
+    assert_eq!(doc.format, "docx");
+    assert_eq!(doc.pages[0].text, "2. Obligations\n2.1 The Recipient shall not reverse engineer any prototype.");
+
+    // An HTML page saved with a misleading extension is read as HTML.
+    let html = dir.path().join("judgment.txt");
+    std::fs::write(&html, "<!DOCTYPE html><html><body><p>[1] The appeal is <b>dismissed</b>.</p></body></html>")
+        .unwrap();
+    let doc = extract(&html, &config()).unwrap();
+    assert_eq!((doc.format.as_str(), doc.pages[0].text.as_str()), ("html", "[1] The appeal is dismissed."));
+}
+
+#[test]
+fn two_column_pages_are_read_column_by_column() {
+    let doc = extract(&shared_dir().join("data/pdfs/generated/en_two_column.pdf"), &config()).unwrap();
+    let page = &doc.pages[0].text;
+    // The left column ends with "agrees as follows:"; the right column starts with clause 1.
+    let at = |s: &str| page.find(s).unwrap_or_else(|| panic!("{s:?} missing from {page}"));
+    assert!(at("WHEREAS, the Recipient desires") < at("NOW THEREFORE"));
+    assert!(at("NOW THEREFORE") < at("1. Definition of Confidential Information"));
+    assert!(at("1. Definition of Confidential Information") < at("For purposes of this Agreement"));
+    // No line mixes the two columns.
+    assert!(!page.lines().any(|l| l.contains("WHEREAS") && l.contains("Confidential Information\" means")));
+}

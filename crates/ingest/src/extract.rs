@@ -34,7 +34,7 @@ pub struct ExtractedPage {
     /// Text layer or OCR.
     pub provenance: Provenance,
     /// What produced the text: `pdf-extract`, `poppler` (pdftotext, when pdf-extract failed on
-    /// the page), `tesseract`, or `utf8` for text files.
+    /// the page), `tesseract`, or the format for DOCX, HTML, Markdown and text files.
     pub extractor: String,
     /// A page-level problem (the page's text may be empty).
     pub error: Option<String>,
@@ -45,7 +45,7 @@ pub struct ExtractedPage {
 pub struct ExtractedDocument {
     /// The file.
     pub path: PathBuf,
-    /// `pdf`, `markdown` or `text`.
+    /// `pdf`, `docx`, `html`, `markdown` or `text`.
     pub format: String,
     /// Pages in order.
     pub pages: Vec<ExtractedPage>,
@@ -120,9 +120,31 @@ pub fn extract(path: &Path, config: &ExtractConfig) -> Result<ExtractedDocument,
                 }],
             })
         }
-        FileKind::Zip => Err(ExtractError::Unsupported("zip container (DOCX support is not built yet)".into())),
-        FileKind::Html => Err(ExtractError::Unsupported("HTML (not built yet)".into())),
+        FileKind::Zip | FileKind::Html => {
+            let bytes = std::fs::read(path).map_err(|e| ExtractError::Io(e.to_string()))?;
+            let (format, text) = if kind == FileKind::Zip {
+                ("docx", crate::office::docx_text(&bytes).map_err(ExtractError::Unsupported)?)
+            } else {
+                ("html", crate::office::html_text(&bytes).map_err(ExtractError::Unsupported)?)
+            };
+            Ok(single_page(path, format, &text))
+        }
         FileKind::Unknown => Err(ExtractError::Unsupported("not a PDF or UTF-8 text file".into())),
+    }
+}
+
+/// Formats without pages are one page.
+fn single_page(path: &Path, format: &str, text: &str) -> ExtractedDocument {
+    ExtractedDocument {
+        path: path.to_path_buf(),
+        format: format.into(),
+        pages: vec![ExtractedPage {
+            number: 1,
+            text: normalize_page(text),
+            provenance: Provenance::TextLayer,
+            extractor: format.into(),
+            error: None,
+        }],
     }
 }
 

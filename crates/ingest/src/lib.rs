@@ -7,16 +7,18 @@
 //! - [`detect`]: file kinds by content.
 //! - [`pdf`]: PDF text extraction in a worker process (timeout, memory cap, per-page panics).
 //! - [`ocr`]: pdftoppm + Tesseract for pages without a text layer.
+//! - [`office`]: DOCX and HTML to text.
 //! - [`extract`]: a file to normalised pages with provenance.
 //!
-//! Synchronous functions: callers run them on a blocking thread. DOCX and HTML inputs and the
-//! LanceDB store are the ingestion issue's next steps.
+//! Synchronous functions: callers run them on a blocking thread. The LanceDB store, matters and
+//! the `ingest`/`search` commands are the ingestion issue's next steps.
 
 pub mod chunk;
 pub mod detect;
 pub mod extract;
 pub mod normalize;
 pub mod ocr;
+pub mod office;
 pub mod pdf;
 pub mod structure;
 
