@@ -163,3 +163,27 @@ fn the_demo_chat_answers_and_keeps_the_conversation() {
     assert_eq!(usage.len(), 2, "{stderr}");
     assert!(!usage[1].contains("(0 cached)"), "{stderr}");
 }
+
+#[test]
+fn extract_walks_folders_reports_each_file_and_fails_only_bad_ones() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shared = lexdesk_e2e::shared_dir();
+    std::fs::copy(shared.join("data/pdfs/generated/zh_contract_law.pdf"), dir.path().join("contract law.pdf")).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/broken.pdf"), b"%PDF-1.4\n").unwrap();
+    std::fs::write(dir.path().join("sub/photo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\0").unwrap();
+    std::fs::write(dir.path().join(".DS_Store"), b"\0\0").unwrap();
+    let out = lexdesk(&home).args(["extract", "--no-ocr", "--chunks", "--json"]).arg(dir.path()).assert().code(6);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("3 files: 1 ok, 1 failed, 1 skipped"), "{stderr}");
+    assert!(
+        stderr.contains("broken.pdf: error[TRUNCATED]") || stderr.contains("broken.pdf: error[DAMAGED]"),
+        "{stderr}"
+    );
+    let chunks = json(&out.get_output().stdout);
+    let first_article =
+        chunks.as_array().unwrap().iter().find(|c| c["text"].as_str().unwrap().starts_with("第四百六十三条")).unwrap();
+    assert!(first_article["heading_path"].to_string().contains("一般规定"), "{first_article}");
+    assert!(first_article["tokens"].as_u64().unwrap() <= 256);
+}

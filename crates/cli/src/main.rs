@@ -64,7 +64,7 @@ enum Command {
     Chat(ChatArgs),
     /// Measure prompt-processing and generation throughput (compare with llama.cpp's llama-bench)
     Bench(BenchArgs),
-    /// Extract files to normalised page text (PDF with OCR for scanned pages), as ingestion will
+    /// Extract files and folders to normalised page text (OCR for scans) or chunks, as ingestion will
     Extract(ExtractArgs),
     /// Internal: isolated worker processes
     #[command(subcommand, hide = true)]
@@ -88,7 +88,10 @@ struct ExtractArgs {
     /// Seconds allowed per PDF
     #[arg(long, default_value_t = 120)]
     timeout: u64,
-    /// Files
+    /// Print the chunks that ingestion would embed instead of the pages
+    #[arg(long)]
+    chunks: bool,
+    /// Files and folders (searched recursively)
     #[arg(required = true)]
     files: Vec<PathBuf>,
 }
@@ -357,7 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Embed(args) => embed(&ctx, &mut out, args).await,
         Command::Chat(args) => chat(&ctx, &mut out, args).await,
         Command::Bench(args) => bench(&ctx, &mut out, args).await,
-        Command::Extract(args) => extract(&mut out, args).await,
+        Command::Extract(args) => extract(&ctx, &mut out, args).await,
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;
@@ -574,37 +577,86 @@ async fn bench(ctx: &Ctx, out: &mut Out, args: &BenchArgs) -> anyhow::Result<u8>
     Ok(0)
 }
 
-async fn extract(out: &mut Out, args: &ExtractArgs) -> anyhow::Result<u8> {
-    use lexdesk_ingest::extract::{ExtractConfig, extract};
+async fn extract(ctx: &Ctx, out: &mut Out, args: &ExtractArgs) -> anyhow::Result<u8> {
+    use lexdesk_ingest::extract::{ExtractConfig, ExtractError, extract};
+    use lexdesk_ingest::ocr::Provenance;
     let mut worker = lexdesk_ingest::pdf::WorkerConfig::lexdesk(std::env::current_exe()?);
     worker.timeout = std::time::Duration::from_secs(args.timeout);
     let config = ExtractConfig { worker, ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() } };
-    let mut failed = 0u8;
-    for path in &args.files {
-        let (file, config) = (path.clone(), config.clone());
+    let counter = if args.chunks {
+        let name = "all-MiniLM-L6-v2.tokenizer.json";
+        let path = config::resolve_model("tokenizer", name, &config::model_search_path(&ctx.home))?;
+        Some(lexdesk_ingest::HfTokenCounter::from_file(&path)?)
+    } else {
+        None
+    };
+    let inputs = lexdesk_ingest::inputs::collect(&args.files);
+    let started = std::time::Instant::now();
+    let (mut ok, mut failed, mut skipped, mut pages, mut ocr_pages) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    for (n, input) in inputs.iter().enumerate() {
+        let (file, config) = (input.path.clone(), config.clone());
+        let t = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || extract(&file, &config)).await?;
-        match result {
-            Ok(doc) if args.json => json(out, &doc)?,
-            Ok(doc) => {
-                out.line(format!("== {} ({}, {} pages)", doc.path.display(), doc.format, doc.pages.len()))?;
-                for p in &doc.pages {
-                    let source = match p.provenance {
-                        lexdesk_ingest::ocr::Provenance::TextLayer => "text layer".to_owned(),
-                        lexdesk_ingest::ocr::Provenance::Ocr { confidence } => format!("OCR {confidence:.0}%"),
-                    };
-                    out.line(format!(
-                        "-- page {} [{source}]{}",
-                        p.number,
-                        p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
-                    ))?;
-                    out.line(&p.text)?;
-                }
+        let progress = format!("[{}/{}] {}", n + 1, inputs.len(), input.path.display());
+        let doc = match result {
+            Ok(doc) => doc,
+            Err(ExtractError::Unsupported(why)) if !input.explicit => {
+                skipped += 1;
+                eprintln!("{progress}: skipped ({why})");
+                continue;
             }
             Err(e) => {
-                failed = 1;
-                eprintln!("error[{}]: {}: {e}", e.code(), path.display());
+                failed += 1;
+                eprintln!("{progress}: error[{}]: {e}", e.code());
+                continue;
+            }
+        };
+        ok += 1;
+        pages += doc.pages.len();
+        let ocr = doc.pages.iter().filter(|p| matches!(p.provenance, Provenance::Ocr { .. })).count();
+        ocr_pages += ocr;
+        eprintln!("{progress}: {} pages ({ocr} OCR) in {:.1} s", doc.pages.len(), t.elapsed().as_secs_f64());
+        if let Some(counter) = &counter {
+            let texts: Vec<lexdesk_ingest::PageText<'_>> =
+                doc.pages.iter().map(|p| lexdesk_ingest::PageText { number: p.number, text: &p.text }).collect();
+            let chunks = lexdesk_ingest::chunk_document(None, &texts, counter, &lexdesk_ingest::ChunkConfig::default());
+            if args.json {
+                json(out, &chunks)?;
+            } else {
+                for c in &chunks {
+                    out.line(format!(
+                        "-- p{}–{} {} tokens | {}",
+                        c.page_start,
+                        c.page_end,
+                        c.tokens,
+                        c.heading_path.join(" › ")
+                    ))?;
+                    out.line(&c.text)?;
+                }
+            }
+        } else if args.json {
+            json(out, &doc)?;
+        } else {
+            out.line(format!("== {} ({}, {} pages)", doc.path.display(), doc.format, doc.pages.len()))?;
+            for p in &doc.pages {
+                let source = match p.provenance {
+                    Provenance::TextLayer => format!("text layer, {}", p.extractor),
+                    Provenance::Ocr { confidence } => format!("OCR {confidence:.0}%"),
+                };
+                out.line(format!(
+                    "-- page {} [{source}]{}",
+                    p.number,
+                    p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                ))?;
+                out.line(&p.text)?;
             }
         }
     }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} files: {ok} ok, {failed} failed, {skipped} skipped; {pages} pages ({ocr_pages} OCR) in {secs:.1} s, {:.1} pages/s",
+        inputs.len(),
+        if secs > 0.0 { pages as f64 / secs } else { 0.0 }
+    );
     Ok(if failed > 0 { exit::DOCUMENT } else { 0 })
 }

@@ -4,6 +4,7 @@
 //! - [`structure`]: recognising headings and citable units in Chinese and English legal text.
 //! - [`chunk`]: structure-aware, token-aware chunking with page spans and character offsets.
 //!
+//! - [`inputs`]: files and folders (recursively) to the list of files to read.
 //! - [`detect`]: file kinds by content.
 //! - [`pdf`]: PDF text extraction in a worker process (timeout, memory cap, per-page panics).
 //! - [`ocr`]: pdftoppm + Tesseract for pages without a text layer.
@@ -16,6 +17,7 @@
 pub mod chunk;
 pub mod detect;
 pub mod extract;
+pub mod inputs;
 pub mod normalize;
 pub mod ocr;
 pub mod office;
