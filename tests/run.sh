@@ -11,7 +11,9 @@ cargo fmt --all --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
-cargo build --workspace --locked
+# --workspace --all-targets: the same selection as clippy and test, so all three share one build
+# of llama.cpp (another selection changes feature unification and rebuilds it).
+cargo build --workspace --all-targets --locked
 step "tests (unit + end-to-end with real GGUF models)"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

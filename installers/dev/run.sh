@@ -4,5 +4,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$LEXDESK_ROOT"
-cargo build --quiet -p lexdesk-cli
+# The same package and target selection as the test command, so both share one llama.cpp build
+# (a different selection changes feature unification and rebuilds llama.cpp).
+cargo build --quiet --workspace --all-targets --locked
 exec "$CARGO_TARGET_DIR/debug/lexdesk" chat "$@"
