@@ -11,8 +11,9 @@ cargo fmt --all --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build"
-# --workspace --all-targets: the same selection as clippy and test, so all three share one build
-# of llama.cpp (another selection changes feature unification and rebuilds it).
+# --workspace --all-targets: the same selection as `cargo test` and installers/dev/run.sh, so they
+# share one build of llama.cpp (another selection changes feature unification and rebuilds it;
+# clippy's check-mode build always has its own).
 cargo build --workspace --all-targets --locked
 step "tests (unit + end-to-end with real GGUF models)"
 log="$(mktemp)"
