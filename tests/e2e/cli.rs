@@ -185,5 +185,6 @@ fn extract_walks_folders_reports_each_file_and_fails_only_bad_ones() {
     let first_article =
         chunks.as_array().unwrap().iter().find(|c| c["text"].as_str().unwrap().starts_with("第四百六十三条")).unwrap();
     assert!(first_article["heading_path"].to_string().contains("一般规定"), "{first_article}");
+    assert_eq!(first_article["heading_path"][0], "中华人民共和国民法典", "the document title heads the path");
     assert!(first_article["tokens"].as_u64().unwrap() <= 256);
 }

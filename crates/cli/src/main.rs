@@ -619,7 +619,12 @@ async fn extract(ctx: &Ctx, out: &mut Out, args: &ExtractArgs) -> anyhow::Result
         if let Some(counter) = &counter {
             let texts: Vec<lexdesk_ingest::PageText<'_>> =
                 doc.pages.iter().map(|p| lexdesk_ingest::PageText { number: p.number, text: &p.text }).collect();
-            let chunks = lexdesk_ingest::chunk_document(None, &texts, counter, &lexdesk_ingest::ChunkConfig::default());
+            let chunks = lexdesk_ingest::chunk_document(
+                Some(&doc.title),
+                &texts,
+                counter,
+                &lexdesk_ingest::ChunkConfig::default(),
+            );
             if args.json {
                 json(out, &chunks)?;
             } else {

@@ -182,7 +182,8 @@ struct Piece {
     tokens: usize,
 }
 
-/// Chunk a document. `title` starts every heading path (e.g. 《中华人民共和国民法典》).
+/// Chunk a document. `title` starts every heading path (e.g. 《中华人民共和国民法典》); a first
+/// top-level heading equal to it is not repeated.
 #[must_use]
 pub fn chunk_document(
     title: Option<&str>,
@@ -249,10 +250,14 @@ fn units(title: Option<&str>, pages: &[PageText<'_>]) -> Vec<Unit> {
                     // Without a given title, a document's first top-level heading is its title and
                     // stays at the head of every path (Markdown statutes: `# 中华人民共和国民法典`,
                     // then `# 合同编`).
-                    LineKind::Heading { level: 1, label } if base.is_empty() && !seen_heading => {
+                    LineKind::Heading { level: 1, label }
+                        if !seen_heading && (base.is_empty() || base == [label.clone()]) =>
+                    {
                         units.extend(current.take());
                         seen_heading = true;
-                        base.push(label);
+                        if base.is_empty() {
+                            base.push(label);
+                        }
                     }
                     LineKind::Heading { level, label } => {
                         units.extend(current.take());

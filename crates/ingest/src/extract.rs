@@ -47,6 +47,9 @@ pub struct ExtractedDocument {
     pub path: PathBuf,
     /// `pdf`, `docx`, `html`, `markdown` or `text`.
     pub format: String,
+    /// A title for display and heading paths: the Markdown `#` title, else a short first line
+    /// that reads like a title, else the file name.
+    pub title: String,
     /// Pages in order.
     pub pages: Vec<ExtractedPage>,
 }
@@ -108,17 +111,7 @@ pub fn extract(path: &Path, config: &ExtractConfig) -> Result<ExtractedDocument,
             let text = String::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let (format, text) =
                 if kind == FileKind::Markdown { ("markdown", strip_html_comments(&text)) } else { ("text", text) };
-            Ok(ExtractedDocument {
-                path: path.to_path_buf(),
-                format: format.into(),
-                pages: vec![ExtractedPage {
-                    number: 1,
-                    text: normalize_page(&text),
-                    provenance: Provenance::TextLayer,
-                    extractor: "utf8".into(),
-                    error: None,
-                }],
-            })
+            Ok(single_page(path, format, &text))
         }
         FileKind::Zip | FileKind::Html => {
             let bytes = std::fs::read(path).map_err(|e| ExtractError::Io(e.to_string()))?;
@@ -135,17 +128,30 @@ pub fn extract(path: &Path, config: &ExtractConfig) -> Result<ExtractedDocument,
 
 /// Formats without pages are one page.
 fn single_page(path: &Path, format: &str, text: &str) -> ExtractedDocument {
-    ExtractedDocument {
-        path: path.to_path_buf(),
-        format: format.into(),
-        pages: vec![ExtractedPage {
-            number: 1,
-            text: normalize_page(text),
-            provenance: Provenance::TextLayer,
-            extractor: format.into(),
-            error: None,
-        }],
-    }
+    let pages = vec![ExtractedPage {
+        number: 1,
+        text: normalize_page(text),
+        provenance: Provenance::TextLayer,
+        extractor: format.into(),
+        error: None,
+    }];
+    ExtractedDocument { path: path.to_path_buf(), format: format.into(), title: title(path, &pages), pages }
+}
+
+/// The document's title (see [`ExtractedDocument::title`]).
+fn title(path: &Path, pages: &[ExtractedPage]) -> String {
+    let first = pages.iter().flat_map(|p| p.text.lines()).map(str::trim).find(|l| !l.is_empty());
+    let from_text = first.and_then(|line| {
+        if let Some(t) = line.strip_prefix("# ") {
+            return Some(t.trim().to_owned());
+        }
+        let reads_like_title = line.chars().count() <= 60
+            && !line.ends_with(['.', '。', ';', '；', ',', '，', ':', '：'])
+            && crate::structure::classify(line) == crate::structure::LineKind::Text
+            && line.chars().any(char::is_alphabetic);
+        reads_like_title.then(|| line.to_owned())
+    });
+    from_text.unwrap_or_else(|| path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()))
 }
 
 fn extract_pdf_document(path: &Path, config: &ExtractConfig) -> Result<ExtractedDocument, ExtractError> {
@@ -212,7 +218,7 @@ fn extract_pdf_document(path: &Path, config: &ExtractConfig) -> Result<Extracted
     for (p, t) in pages.iter_mut().zip(texts) {
         p.text = t;
     }
-    Ok(ExtractedDocument { path: path.to_path_buf(), format: "pdf".into(), pages })
+    Ok(ExtractedDocument { path: path.to_path_buf(), format: "pdf".into(), title: title(path, &pages), pages })
 }
 
 /// One page through poppler's `pdftotext` (UTF-8, reading order), if it is installed.
@@ -247,6 +253,29 @@ fn strip_html_comments(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(text: &str) -> Vec<ExtractedPage> {
+        vec![ExtractedPage {
+            number: 1,
+            text: text.into(),
+            provenance: Provenance::TextLayer,
+            extractor: "t".into(),
+            error: None,
+        }]
+    }
+
+    #[test]
+    fn titles_from_markdown_first_lines_or_file_names() {
+        let p = Path::new("/docs/nda-acme.pdf");
+        assert_eq!(title(p, &page("# 中华人民共和国民法典\n# 合同编")), "中华人民共和国民法典");
+        assert_eq!(
+            title(p, &page("\nMUTUAL NON-DISCLOSURE AGREEMENT\nThis Agreement…")),
+            "MUTUAL NON-DISCLOSURE AGREEMENT"
+        );
+        assert_eq!(title(p, &page("This Agreement is made on 1 May 2024 between the parties.")), "nda-acme");
+        assert_eq!(title(p, &page("第一条 为了保护民事主体的合法权益")), "nda-acme");
+        assert_eq!(title(p, &page("")), "nda-acme");
+    }
 
     #[test]
     fn comments_are_removed_from_markdown() {
