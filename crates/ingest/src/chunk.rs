@@ -160,6 +160,8 @@ fn embed_text(path: &[String], text: &str) -> String {
 #[derive(Debug, Clone)]
 struct Span {
     page: usize,
+    /// Which line of the document (sentence parts of one line share it).
+    line: usize,
     start: usize,
     end: usize,
     text: String,
@@ -233,15 +235,18 @@ fn units(title: Option<&str>, pages: &[PageText<'_>]) -> Vec<Unit> {
     };
     let mut units: Vec<Unit> = Vec::new();
     let mut current: Option<Unit> = None;
+    let mut line_no = 0;
     for (page, p) in pages.iter().enumerate() {
         let mut offset = 0;
         for line in p.text.split('\n') {
+            line_no += 1;
             let len = line.chars().count();
             let content = line.trim();
             if !content.is_empty() {
                 let lead = line.chars().take_while(|c| c.is_whitespace()).count();
                 let span = Span {
                     page,
+                    line: line_no,
                     start: offset + lead,
                     end: offset + lead + content.chars().count(),
                     text: content.to_owned(),
@@ -365,7 +370,7 @@ fn sub_span(span: &Span, from: usize, to: usize) -> Span {
     let lead = raw.len() - raw.trim_start().len();
     let text = raw.trim();
     let start = span.start + span.text[..from + lead].chars().count();
-    Span { page: span.page, start, end: start + text.chars().count(), text: text.to_owned() }
+    Span { page: span.page, line: span.line, start, end: start + text.chars().count(), text: text.to_owned() }
 }
 
 /// Cut an over-long sentence at the largest prefix within `budget` tokens, repeatedly.
@@ -405,10 +410,9 @@ fn merge_line_parts(spans: Vec<Span>) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
     for s in spans {
         match out.last_mut() {
-            Some(prev)
-                if prev.page == s.page && s.start >= prev.end && s.start - prev.end <= 1 && !is_new_line(prev, &s) =>
-            {
-                let gap = if s.start > prev.end { " " } else { "" };
+            Some(prev) if prev.line == s.line => {
+                // Normalised lines hold single spaces, so the gap is spaces.
+                let gap = " ".repeat(s.start.saturating_sub(prev.end));
                 prev.text = format!("{}{gap}{}", prev.text, s.text);
                 prev.end = s.end;
             }
@@ -416,13 +420,6 @@ fn merge_line_parts(spans: Vec<Span>) -> Vec<Span> {
         }
     }
     out
-}
-
-/// Spans from different lines are separated by a newline character in the page text; a span
-/// that starts exactly one character after the previous one could be either. Lines are kept
-/// apart by their text: sentence parts of one line never start with a structural marker.
-fn is_new_line(prev: &Span, next: &Span) -> bool {
-    next.start == prev.end + 1 && !matches!(classify(&next.text), LineKind::Text)
 }
 
 /// Merge consecutive short whole units with the same parent headings.
@@ -506,6 +503,12 @@ mod tests {
             let tail: String = last_page[c.char_end.saturating_sub(3)..c.char_end].iter().collect();
             assert!(c.text.ends_with(&tail), "{tail:?} vs {:?}", c.text);
             assert!(c.tokens <= config.max_tokens + 8, "{} tokens: {}", c.tokens, c.text);
+            // A chunk is its page slice, blank lines aside (paragraph breaks are kept).
+            if c.page_start == c.page_end {
+                let slice: String = last_page[c.char_start..c.char_end].iter().collect();
+                let lines: Vec<&str> = slice.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect();
+                assert_eq!(lines.join("\n"), c.text);
+            }
         }
         expect.assert_eq(&render(&chunks));
     }
