@@ -6,3 +6,5 @@ mod cli;
 mod embed;
 mod errors;
 mod extract;
+mod library;
+mod store;

@@ -15,6 +15,7 @@ use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
 use serde::Serialize;
 
+mod library;
 mod output;
 use output::{Out, json};
 
@@ -66,6 +67,15 @@ enum Command {
     Bench(BenchArgs),
     /// Extract files and folders to normalised page text (OCR for scans) or chunks, as ingestion will
     Extract(ExtractArgs),
+    /// Create, list, rename and delete matters
+    #[command(subcommand)]
+    Matter(library::MatterCommand),
+    /// Add files and folders to a matter: extract, chunk, embed and index them
+    Ingest(library::IngestArgs),
+    /// List (or remove) a matter's documents
+    Docs(library::DocsArgs),
+    /// Search a matter (full text, vectors or both)
+    Search(library::SearchArgs),
     /// Internal: isolated worker processes
     #[command(subcommand, hide = true)]
     Worker(WorkerCommand),
@@ -282,11 +292,25 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<EngineError>().map_or("ERROR", ErrorCode::code);
+            let code = error_code(&e);
             eprintln!("error[{code}]: {e:#}");
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The stable code of the first error in the chain that has one.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    e.chain()
+        .find_map(|c| {
+            c.downcast_ref::<EngineError>()
+                .map(ErrorCode::code)
+                .or_else(|| c.downcast_ref::<lexdesk_core::store::StoreError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_service::MatterError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_service::search::SearchError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_service::ingest::IngestError>().map(ErrorCode::code))
+        })
+        .unwrap_or("ERROR")
 }
 
 fn init_logging(verbose: u8) {
@@ -361,6 +385,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Chat(args) => chat(&ctx, &mut out, args).await,
         Command::Bench(args) => bench(&ctx, &mut out, args).await,
         Command::Extract(args) => extract(&ctx, &mut out, args).await,
+        Command::Matter(c) => library::matter(&ctx, &mut out, c).await,
+        Command::Ingest(args) => library::ingest_cmd(&ctx, &mut out, args).await,
+        Command::Docs(args) => library::docs(&ctx, &mut out, args).await,
+        Command::Search(args) => library::search(&ctx, &mut out, args).await,
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;

@@ -25,6 +25,8 @@ pub const ENV_MODELS_DIR: &str = "LEXDESK_MODELS_DIR";
 pub const DEFAULT_CHAT_MODEL: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The built-in default embedding model.
 pub const DEFAULT_EMBED_MODEL: &str = "all-MiniLM-L6-v2-q8_0.gguf";
+/// The default embedding model's tokenizer.
+pub const DEFAULT_EMBED_TOKENIZER: &str = "all-MiniLM-L6-v2.tokenizer.json";
 
 /// Errors reading or writing configuration.
 #[derive(Debug, thiserror::Error)]
@@ -115,11 +117,18 @@ pub struct ModelsConfig {
     pub chat: String,
     /// Embedding model, likewise.
     pub embed: String,
+    /// The embedding model's Hugging Face `tokenizer.json` (a path or a file name in the models
+    /// folders), used to size chunks to the embedder's context.
+    pub embed_tokenizer: String,
 }
 
 impl Default for ModelsConfig {
     fn default() -> Self {
-        Self { chat: DEFAULT_CHAT_MODEL.into(), embed: DEFAULT_EMBED_MODEL.into() }
+        Self {
+            chat: DEFAULT_CHAT_MODEL.into(),
+            embed: DEFAULT_EMBED_MODEL.into(),
+            embed_tokenizer: DEFAULT_EMBED_TOKENIZER.into(),
+        }
     }
 }
 

@@ -9,5 +9,6 @@ pub mod embed;
 pub mod error;
 pub mod generate;
 pub mod model;
+pub mod store;
 
 pub use error::{EngineError, ErrorCode};

@@ -1,0 +1,461 @@
+//! `matter`, `ingest`, `docs` and `search`: thin adapters over `lexdesk-service` with the real
+//! embedding model and LanceDB store.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lexdesk_core::config;
+use lexdesk_core::generate::CancelToken;
+use lexdesk_core::store::{ChunkStore, DocumentStatus, SearchMode};
+use lexdesk_engine::EmbeddingModel;
+use lexdesk_ingest::extract::ExtractConfig;
+use lexdesk_service::ingest::{FileOutcome, IngestEvent, IngestOptions, ingest};
+use lexdesk_service::search::{SearchRequest, Searcher};
+use lexdesk_service::{Matter, Matters};
+use lexdesk_store::{LanceStore, StoreOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::output::{Out, json};
+use crate::{Ctx, exit};
+
+#[derive(Debug, Subcommand)]
+pub enum MatterCommand {
+    /// Create a matter
+    Create {
+        /// Its name (unique)
+        name: String,
+    },
+    /// List matters with their document counts
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rename a matter
+    Rename {
+        /// Current name (or id)
+        name: String,
+        /// New name
+        new_name: String,
+    },
+    /// Delete a matter and everything in it
+    Delete {
+        /// Name (or id)
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The matter (name or id); created if it does not exist
+    #[arg(long, short = 'M')]
+    matter: String,
+    /// Embedding model (path or file name) [default: config / LEXDESK_EMBED_MODEL]
+    #[arg(long)]
+    embed_model: Option<String>,
+    /// Do not OCR pages without a text layer
+    #[arg(long)]
+    no_ocr: bool,
+    /// Seconds allowed per PDF
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print progress events and the summary as JSON lines
+    #[arg(long)]
+    json: bool,
+    /// Commit to the store after this many documents (default 200)
+    #[arg(long, hide = true)]
+    batch_documents: Option<usize>,
+    /// Files and folders (searched recursively)
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    /// The matter (name or id)
+    #[arg(long, short = 'M')]
+    matter: String,
+    /// Remove this document (file name, path or id) with its pages and chunks
+    #[arg(long, value_name = "DOC")]
+    remove: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The matter (name or id)
+    #[arg(long, short = 'M')]
+    matter: String,
+    /// Only this document (file name, path or id)
+    #[arg(long)]
+    doc: Option<String>,
+    /// Results
+    #[arg(long, short = 'k', default_value_t = 10)]
+    top_k: usize,
+    /// hybrid, vector or text
+    #[arg(long, default_value = "hybrid")]
+    mode: SearchMode,
+    /// Embedding model (must be the one the matter was built with)
+    #[arg(long)]
+    embed_model: Option<String>,
+    /// Run the questions of a JSON-lines file (`id`, `question`, optional `doc`); one JSON line out per question
+    #[arg(long, value_name = "FILE", conflicts_with = "query")]
+    batch: Option<PathBuf>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// The query
+    #[arg(required_unless_present = "batch")]
+    query: Option<String>,
+}
+
+fn matters(ctx: &Ctx) -> Matters {
+    Matters::new(ctx.home.matters_dir())
+}
+
+async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbeddingModel> {
+    let path = ctx.model_path("embedding", flag)?;
+    Ok(EmbeddingModel::load(&path, ctx.options.clone()).await?)
+}
+
+async fn open_reader(matter: &Matter, dimensions: usize) -> anyhow::Result<LanceStore> {
+    Ok(LanceStore::open(&matter.store_dir(), dimensions, StoreOptions::default()).await?)
+}
+
+pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow::Result<u8> {
+    let m = matters(ctx);
+    match command {
+        MatterCommand::Create { name } => {
+            let created = m.create(name)?;
+            out.line(format!("created matter `{}` ({})", created.name, created.id))?;
+        }
+        MatterCommand::List { json: as_json } => {
+            #[derive(Serialize)]
+            struct Row {
+                id: String,
+                name: String,
+                created_at_ms: i64,
+                path: PathBuf,
+            }
+            let list = m.list()?;
+            if *as_json {
+                let rows: Vec<Row> = list
+                    .into_iter()
+                    .map(|x| Row { path: x.dir.clone(), id: x.id, name: x.name, created_at_ms: x.created_at_ms })
+                    .collect();
+                json(out, &rows)?;
+            } else if list.is_empty() {
+                eprintln!("no matters yet: `lexdesk matter create NAME` or `lexdesk ingest --matter NAME FILES…`");
+            } else {
+                for x in list {
+                    out.line(format!("{}\t{}", x.name, x.id))?;
+                }
+            }
+        }
+        MatterCommand::Rename { name, new_name } => {
+            let renamed = m.rename(name, new_name)?;
+            out.line(format!("renamed to `{}`", renamed.name))?;
+        }
+        MatterCommand::Delete { name } => {
+            let deleted = m.delete(name)?;
+            out.line(format!("deleted matter `{}`", deleted.name))?;
+        }
+    }
+    Ok(0)
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>9.bold} [{bar:30}] {pos}/{len} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::Result<u8> {
+    let m = matters(ctx);
+    let matter = match m.find(&args.matter) {
+        Ok(x) => x,
+        Err(lexdesk_service::MatterError::NotFound(_)) => {
+            let created = m.create(&args.matter)?;
+            eprintln!("created matter `{}`", created.name);
+            created
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let tokenizer =
+        config::resolve_model("tokenizer", &ctx.config.models.embed_tokenizer, &config::model_search_path(&ctx.home))?;
+    let counter = Arc::new(lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)?);
+    let embedder = embedder(ctx, args.embed_model.as_deref()).await?;
+    let store = LanceStore::open_writer(
+        &matter.store_dir(),
+        lexdesk_core::embed::Embedder::dimensions(&embedder),
+        StoreOptions::default(),
+    )
+    .await?;
+
+    let mut worker = lexdesk_ingest::pdf::WorkerConfig::lexdesk(std::env::current_exe()?);
+    worker.timeout = std::time::Duration::from_secs(args.timeout);
+    let mut options = IngestOptions::new(ExtractConfig {
+        worker,
+        ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() },
+    });
+    if let Some(n) = args.batch_documents {
+        options.write_documents = n.max(1);
+    }
+    let cancel = CancelToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping after the current file…");
+            on_ctrl_c.cancel();
+        }
+    });
+
+    let multi = MultiProgress::with_draw_target(if args.json {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let interactive = !multi.is_hidden();
+    let files = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("files"));
+    let pages = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("embedding"));
+    let summary = ingest(&store, &embedder, counter, &args.paths, &options, &cancel, |event| {
+        if args.json {
+            // One line per event, flushed at once: other programs follow the progress live.
+            if let Ok(s) = serde_json::to_string(&event) {
+                let mut stdout = std::io::stdout().lock();
+                let _ignored = writeln!(stdout, "{s}").and_then(|()| stdout.flush());
+            }
+            return;
+        }
+        let report = |line: String| {
+            if interactive {
+                multi.suspend(|| eprintln!("{line}"));
+            } else {
+                eprintln!("{line}");
+            }
+        };
+        match event {
+            IngestEvent::Started { files: n } => files.set_length(n as u64),
+            IngestEvent::Extracted { path, pages: p, .. } => {
+                pages.set_length(u64::from(p));
+                pages.set_position(0);
+                pages.set_message(path.display().to_string());
+            }
+            IngestEvent::Embedding { pages_done, .. } => pages.set_position(u64::from(pages_done)),
+            IngestEvent::File { index, path, outcome } => {
+                files.set_position(index as u64);
+                let what = match outcome {
+                    FileOutcome::Indexed { pages: p, ocr_pages, chunks, .. } => {
+                        format!("{p} pages ({ocr_pages} OCR), {chunks} chunks")
+                    }
+                    FileOutcome::AlreadyIndexed { existing, .. } => format!("already in the matter (as {existing})"),
+                    FileOutcome::Failed { code, message } => format!("error[{code}]: {message}"),
+                    FileOutcome::Skipped { reason } => format!("skipped ({reason})"),
+                };
+                report(format!("[{index}/{}] {}: {what}", files.length().unwrap_or(0), path.display()));
+            }
+            IngestEvent::Committed { .. } => {}
+            IngestEvent::Optimizing => pages.set_message("updating the search indexes…"),
+        }
+    })
+    .await;
+    files.finish_and_clear();
+    pages.finish_and_clear();
+    let summary = summary?;
+    if args.json {
+        out.line(serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": summary }))?)?;
+    } else {
+        for f in &summary.failed {
+            eprintln!("failed: {}: error[{}]: {}", f.path.display(), f.code, f.message);
+        }
+        eprintln!(
+            "{} files: {} indexed, {} already in the matter, {} failed, {} skipped; {} pages ({} OCR), {} chunks, {} tokens embedded in {:.1} s ({:.1} pages/s, {:.0} tokens/s embedding)",
+            summary.files,
+            summary.indexed,
+            summary.already_indexed,
+            summary.failed.len(),
+            summary.skipped,
+            summary.pages,
+            summary.ocr_pages,
+            summary.chunks,
+            summary.tokens,
+            summary.seconds,
+            summary.pages_per_second,
+            if summary.embed_seconds > 0.0 { summary.tokens as f64 / summary.embed_seconds } else { 0.0 },
+        );
+        if let Some(v) = &summary.vector_index {
+            eprintln!(
+                "matter `{}`: {} chunks, vector search {}{}",
+                matter.name,
+                v.chunks,
+                v.method,
+                v.recall_at_10.map(|r| format!(" (recall@10 {r:.3})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(if summary.cancelled {
+        exit::CANCELLED
+    } else if summary.failed.is_empty() {
+        0
+    } else {
+        exit::DOCUMENT
+    })
+}
+
+pub async fn docs(ctx: &Ctx, out: &mut Out, args: &DocsArgs) -> anyhow::Result<u8> {
+    let matter = matters(ctx).find(&args.matter)?;
+    let Some(dims) = stored_dimensions(&matter).await? else {
+        if let Some(doc) = &args.remove {
+            anyhow::bail!("no document `{doc}` in matter `{}`", matter.name);
+        }
+        if args.json {
+            json(out, &Vec::<()>::new())?;
+        } else {
+            eprintln!(
+                "matter `{}` has no documents yet: `lexdesk ingest --matter {:?} FILES…`",
+                matter.name, matter.name
+            );
+        }
+        return Ok(0);
+    };
+    if let Some(doc) = &args.remove {
+        let store = LanceStore::open_writer(&matter.store_dir(), dims, StoreOptions::default()).await?;
+        let all = store.documents().await?;
+        let targets: Vec<_> = all.iter().filter(|d| lexdesk_service::search::names_document(d, doc)).collect();
+        if targets.is_empty() {
+            anyhow::bail!("no document `{doc}` in matter `{}`", matter.name);
+        }
+        for d in targets {
+            store.delete_document(&d.id).await?;
+            out.line(format!("removed {} ({} pages, {} chunks)", d.source_path, d.page_count, d.chunk_count))?;
+        }
+        store.optimize().await?;
+        return Ok(0);
+    }
+    let store = open_reader(&matter, dims).await?;
+    let docs = store.documents().await?;
+    if args.json {
+        json(out, &docs)?;
+    } else if docs.is_empty() {
+        eprintln!("matter `{}` has no documents yet: `lexdesk ingest --matter {:?} FILES…`", matter.name, matter.name);
+    } else {
+        for d in &docs {
+            let status = match d.status {
+                DocumentStatus::Indexed => {
+                    format!("{} pages, {} OCR, {} chunks", d.page_count, d.ocr_pages, d.chunk_count)
+                }
+                DocumentStatus::Failed => format!(
+                    "FAILED [{}] {}",
+                    d.error_code.as_deref().unwrap_or("?"),
+                    d.error_message.as_deref().unwrap_or("")
+                ),
+                DocumentStatus::Ingesting => "being ingested".into(),
+            };
+            out.line(format!("{}\t{}\t{}\t{}", &d.id[..12.min(d.id.len())], d.file_name, status, d.title))?;
+        }
+    }
+    Ok(0)
+}
+
+/// The vector size the matter's store was built with; `None` for a matter without documents.
+async fn stored_dimensions(matter: &Matter) -> anyhow::Result<Option<usize>> {
+    Ok(LanceStore::stored_dimensions(&matter.store_dir()).await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchQuestion {
+    id: serde_json::Value,
+    question: String,
+    #[serde(default)]
+    doc: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BatchHit<'a> {
+    doc: &'a str,
+    source: &'a str,
+    page: Option<u32>,
+    heading: &'a str,
+    text: &'a str,
+    score: f32,
+}
+
+pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Result<u8> {
+    let matter = matters(ctx).find(&args.matter)?;
+    let embedder = match args.mode {
+        SearchMode::Text => None,
+        SearchMode::Vector | SearchMode::Hybrid => Some(embedder(ctx, args.embed_model.as_deref()).await?),
+    };
+    let dims = match (&embedder, stored_dimensions(&matter).await?) {
+        (Some(e), _) => lexdesk_core::embed::Embedder::dimensions(e),
+        (None, Some(d)) => d,
+        // Nothing ingested yet: any size opens an empty store.
+        (None, None) => 1,
+    };
+    let store = open_reader(&matter, dims).await?;
+    let searcher = Searcher::new(&store, embedder.as_ref()).await?;
+    let paged: std::collections::HashSet<String> =
+        store.documents().await?.into_iter().filter(|d| d.format == "pdf").map(|d| d.id).collect();
+    if let Some(batch) = &args.batch {
+        let file = std::fs::File::open(batch).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", batch.display()))?;
+        for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let q: BatchQuestion = serde_json::from_str(&line)
+                .map_err(|e| anyhow::anyhow!("{}:{}: not a question line: {e}", batch.display(), n + 1))?;
+            let request =
+                SearchRequest { query: q.question.clone(), mode: args.mode, top_k: args.top_k, doc: q.doc.clone() };
+            let hits = match searcher.search(&request).await {
+                Ok(h) => h,
+                Err(lexdesk_service::search::SearchError::DocumentNotFound(d)) => {
+                    eprintln!("{}:{}: no document `{d}` in the matter", batch.display(), n + 1);
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let hits: Vec<BatchHit<'_>> = hits
+                .iter()
+                .map(|h| BatchHit {
+                    doc: &h.doc,
+                    source: &h.source,
+                    page: paged.contains(&h.doc_id).then_some(h.page),
+                    heading: &h.heading,
+                    text: &h.text,
+                    score: h.score,
+                })
+                .collect();
+            out.line(serde_json::to_string(&serde_json::json!({ "id": q.id, "hits": hits }))?)?;
+        }
+        return Ok(0);
+    }
+    let query = args.query.clone().unwrap_or_default();
+    let hits =
+        searcher.search(&SearchRequest { query, mode: args.mode, top_k: args.top_k, doc: args.doc.clone() }).await?;
+    if args.json {
+        json(out, &hits)?;
+    } else if hits.is_empty() {
+        eprintln!("no results");
+    } else {
+        for (i, h) in hits.iter().enumerate() {
+            let page = if paged.contains(&h.doc_id) {
+                if h.page_end > h.page {
+                    format!(" pp. {}–{}", h.page, h.page_end)
+                } else {
+                    format!(" p. {}", h.page)
+                }
+            } else {
+                String::new()
+            };
+            out.line(format!("[{}] {}{page} — {} (score {:.3})", i + 1, h.doc, h.heading, h.score))?;
+            out.line(format!("    {}", h.text.replace('\n', "\n    ")))?;
+        }
+    }
+    Ok(0)
+}

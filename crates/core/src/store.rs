@@ -1,0 +1,315 @@
+//! The matter store's vocabulary: documents, pages and chunks as stored, search requests and
+//! results, and the [`ChunkStore`] trait the ingestion pipeline and retrieval are written against.
+//!
+//! The LanceDB implementation lives in `lexdesk-store`; tests of orchestration use fakes.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+
+/// Whether a document made it into the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// Pages and chunks are written; the document is searchable.
+    Indexed,
+    /// Pages and chunks are being written. A document found in this state when a writer opens
+    /// the store was interrupted (crash, `kill -9`): its rows are removed and it is ingested again.
+    Ingesting,
+    /// Extraction failed; `error_code` and `error_message` say why. Nothing of it is searchable.
+    Failed,
+}
+
+impl DocumentStatus {
+    /// The stored spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Indexed => "indexed",
+            Self::Ingesting => "ingesting",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parse the stored spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "indexed" => Some(Self::Indexed),
+            "ingesting" => Some(Self::Ingesting),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One document of a matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// Lower-case hex SHA-256 of the file's bytes: the same content is never stored twice.
+    pub id: String,
+    /// The file name as ingested (`contract.pdf`).
+    pub file_name: String,
+    /// The path as ingested.
+    pub source_path: String,
+    /// Title from the document (first heading or line) or the file name.
+    pub title: String,
+    /// `pdf`, `text`, `markdown`, `docx`, `html`.
+    pub format: String,
+    /// File size in bytes.
+    pub size_bytes: u64,
+    /// Number of pages (1 for formats without pages).
+    pub page_count: u32,
+    /// Number of chunks in the index.
+    pub chunk_count: u32,
+    /// Pages whose text came from OCR.
+    pub ocr_pages: u32,
+    /// Indexed, ingesting or failed.
+    pub status: DocumentStatus,
+    /// A stable error code when failed (`PASSWORD_PROTECTED`, `TIMEOUT`, …).
+    pub error_code: Option<String>,
+    /// A readable reason when failed.
+    pub error_message: Option<String>,
+    /// The extractors used, e.g. `pdf-extract`, `pdf-extract+tesseract`.
+    pub extractor: String,
+    /// When it was added, milliseconds since the Unix epoch.
+    pub added_at_ms: i64,
+}
+
+/// Where a page's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PageProvenance {
+    /// The file's own text (PDF text layer, or a text format).
+    TextLayer,
+    /// Optical character recognition, with Tesseract's mean word confidence (0–100).
+    Ocr {
+        /// Mean word confidence.
+        confidence: f32,
+    },
+}
+
+impl PageProvenance {
+    /// `text-layer` or `ocr`.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TextLayer => "text-layer",
+            Self::Ocr { .. } => "ocr",
+        }
+    }
+}
+
+/// The text of one page: the ground truth that citations are checked against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageRecord {
+    /// The document.
+    pub doc_id: String,
+    /// 1-based page number.
+    pub number: u32,
+    /// Normalised page text (chunk character offsets index into it).
+    pub text: String,
+    /// Text layer or OCR.
+    pub provenance: PageProvenance,
+    /// The extractor that produced the text.
+    pub extractor: String,
+    /// Why this page has no text, when it has none.
+    pub error: Option<String>,
+}
+
+/// A searchable passage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkRecord {
+    /// `{doc_id}:{ordinal}`.
+    pub id: String,
+    /// The document.
+    pub doc_id: String,
+    /// Position in the document, from 0.
+    pub ordinal: u32,
+    /// First page (1-based).
+    pub page_start: u32,
+    /// Last page.
+    pub page_end: u32,
+    /// Character offset of the start in the first page's text.
+    pub char_start: u32,
+    /// Character offset of the end in the last page's text (exclusive).
+    pub char_end: u32,
+    /// Title, parts, chapters, article: `《民法典》 › 第三编 合同 › 第四百六十四条`.
+    pub heading_path: Vec<String>,
+    /// The passage.
+    pub text: String,
+    /// Tokens of the embedder's tokenizer.
+    pub tokens: u32,
+    /// `zh`, `en` or `mixed`.
+    pub language: String,
+    /// The embedding of heading path and text (L2-normalised).
+    pub vector: Vec<f32>,
+}
+
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMode {
+    /// Full-text and vector results fused by reciprocal rank.
+    #[default]
+    Hybrid,
+    /// Nearest neighbours of the query's embedding.
+    Vector,
+    /// BM25 over the full-text index.
+    Text,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "hybrid" => Ok(Self::Hybrid),
+            "vector" => Ok(Self::Vector),
+            "text" => Ok(Self::Text),
+            other => Err(format!("unknown search mode `{other}` (hybrid, vector or text)")),
+        }
+    }
+}
+
+/// Restrict a search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Only these documents (by id); `None` means the whole matter.
+    pub doc_ids: Option<Vec<String>>,
+}
+
+/// A chunk found by a search, without its vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredChunk {
+    /// The chunk (its `vector` is empty).
+    pub chunk: ChunkRecord,
+    /// Higher is better: cosine similarity for vector search, BM25 for text search, fused
+    /// reciprocal-rank score for hybrid search.
+    pub score: f32,
+}
+
+/// What a store knows about its vector index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorIndexState {
+    /// Rows in the chunks table.
+    pub chunks: usize,
+    /// `exact` (brute force) or the ANN index type in use.
+    pub method: String,
+    /// Recall@10 of the ANN index against exact search when it was accepted.
+    pub recall_at_10: Option<f32>,
+}
+
+/// Failures of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store cannot be opened or created.
+    #[error("cannot open the store at {path}: {message}")]
+    Open {
+        /// The store's folder.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Another process is writing to this matter.
+    #[error("another LexDesk process is adding documents to this matter (lock held on {path})")]
+    Locked {
+        /// The lock file.
+        path: String,
+    },
+    /// A vector has the wrong size for this store.
+    #[error(
+        "embedding size {got} does not match this matter's index ({expected}); the matter was built with another embedding model"
+    )]
+    DimensionMismatch {
+        /// The store's vector size.
+        expected: usize,
+        /// The vector given.
+        got: usize,
+    },
+    /// Reading or writing failed.
+    #[error("store operation failed: {0}")]
+    Backend(String),
+}
+
+impl ErrorCode for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "STORE_OPEN_FAILED",
+            Self::Locked { .. } => "MATTER_LOCKED",
+            Self::DimensionMismatch { .. } => "EMBEDDING_DIMENSION_MISMATCH",
+            Self::Backend(_) => "STORE_FAILED",
+        }
+    }
+}
+
+/// One document, its pages and chunks, written together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentWrite {
+    /// The document row (its status is set by the store).
+    pub document: DocumentRecord,
+    /// Its pages.
+    pub pages: Vec<PageRecord>,
+    /// Its chunks with vectors.
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// A matter's store of documents, pages and chunks.
+///
+/// Writes are crash-safe per batch: documents are first recorded as [`DocumentStatus::Ingesting`],
+/// then their pages and chunks are added, then they are marked indexed. Readers only ever see
+/// chunks of indexed documents.
+pub trait ChunkStore: Send + Sync {
+    /// All documents, newest first.
+    fn documents(&self) -> impl Future<Output = Result<Vec<DocumentRecord>, StoreError>> + Send;
+
+    /// Write a batch of documents. A document whose id is already present is replaced.
+    fn write(&self, batch: Vec<DocumentWrite>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Record documents that failed (no pages or chunks).
+    fn record_failed(&self, docs: Vec<DocumentRecord>) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Delete a document with its pages and chunks; false when it was not there.
+    fn delete_document(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Pages of a document (all when `numbers` is empty).
+    fn pages(&self, doc_id: &str, numbers: &[u32]) -> impl Future<Output = Result<Vec<PageRecord>, StoreError>> + Send;
+
+    /// The `k` nearest chunks to `vector`.
+    fn vector_search(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: &SearchFilter,
+    ) -> impl Future<Output = Result<Vec<ScoredChunk>, StoreError>> + Send;
+
+    /// The `k` best BM25 matches for `query`.
+    fn text_search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: &SearchFilter,
+    ) -> impl Future<Output = Result<Vec<ScoredChunk>, StoreError>> + Send;
+
+    /// Bring indexes up to date after writes (full-text index, vector index, compaction).
+    fn optimize(&self) -> impl Future<Output = Result<VectorIndexState, StoreError>> + Send;
+}
+
+/// Fuse ranked lists by reciprocal rank (k = 60, as in Cormack et al. 2009): each list contributes
+/// `1 / (60 + rank)` to a chunk's score.
+#[must_use]
+pub fn reciprocal_rank_fusion(lists: &[Vec<ScoredChunk>], k: usize) -> Vec<ScoredChunk> {
+    let mut scores: HashMap<String, (f32, ScoredChunk)> = HashMap::new();
+    for list in lists {
+        for (rank, hit) in list.iter().enumerate() {
+            let add = 1.0 / (60.0 + rank as f32 + 1.0);
+            scores.entry(hit.chunk.id.clone()).and_modify(|(s, _)| *s += add).or_insert_with(|| (add, hit.clone()));
+        }
+    }
+    let mut fused: Vec<ScoredChunk> = scores.into_values().map(|(score, hit)| ScoredChunk { score, ..hit }).collect();
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.chunk.id.cmp(&b.chunk.id)));
+    fused.truncate(k);
+    fused
+}

@@ -1,0 +1,299 @@
+//! Matters: named, isolated collections, each a folder under `LEXDESK_HOME/matters/` holding
+//! `matter.toml` and its own store. The folder is named by a UUID (v7) so that renaming a matter
+//! never moves its data; names are unique, compared case-insensitively.
+
+use std::path::{Path, PathBuf};
+
+use lexdesk_core::ErrorCode;
+use serde::{Deserialize, Serialize};
+
+const MANIFEST: &str = "matter.toml";
+const MAX_NAME_CHARS: usize = 120;
+
+/// A matter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Matter {
+    /// Stable id (the folder name).
+    pub id: String,
+    /// Display name, unique within the home.
+    pub name: String,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// The matter's folder.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Matter {
+    /// Where its LanceDB store lives.
+    #[must_use]
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.join("store")
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    name: String,
+    created_at_ms: i64,
+}
+
+/// Failures managing matters.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MatterError {
+    /// No matter has that name or id.
+    #[error("no matter named `{0}`")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("a matter named `{0}` already exists")]
+    Exists(String),
+    /// The name is empty, too long or contains control characters.
+    #[error("invalid matter name: {0}")]
+    InvalidName(String),
+    /// The matter is being written by another process.
+    #[error("matter `{0}` is in use by another LexDesk process")]
+    Busy(String),
+    /// File system failure.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `matter.toml` is damaged.
+    #[error("damaged matter manifest {path}: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl ErrorCode for MatterError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "MATTER_NOT_FOUND",
+            Self::Exists(_) => "MATTER_EXISTS",
+            Self::InvalidName(_) => "INVALID_MATTER_NAME",
+            Self::Busy(_) => "MATTER_LOCKED",
+            Self::Io { .. } => "IO",
+            Self::Corrupt { .. } => "MATTER_CORRUPT",
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MatterError + '_ {
+    move |source| MatterError::Io { path: path.to_path_buf(), source }
+}
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn validate_name(name: &str) -> Result<String, MatterError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(MatterError::InvalidName("the name is empty".into()));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(MatterError::InvalidName(format!("longer than {MAX_NAME_CHARS} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(MatterError::InvalidName("contains control characters".into()));
+    }
+    Ok(name.to_string())
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+/// The matters of one home.
+#[derive(Debug, Clone)]
+pub struct Matters {
+    root: PathBuf,
+}
+
+impl Matters {
+    /// Matters under `root` (normally `Home::matters_dir()`).
+    #[must_use]
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    /// All matters, by name.
+    ///
+    /// # Errors
+    /// The folder cannot be read, or a manifest is damaged.
+    pub fn list(&self) -> Result<Vec<Matter>, MatterError> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.root)(e)),
+        };
+        let mut matters = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&self.root))?;
+            let dir = entry.path();
+            let manifest = dir.join(MANIFEST);
+            // A folder without a manifest is a matter whose creation or deletion was interrupted.
+            let text = match std::fs::read_to_string(&manifest) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&manifest)(e)),
+            };
+            let m: Manifest = toml::from_str(&text)
+                .map_err(|e| MatterError::Corrupt { path: manifest.clone(), message: e.to_string() })?;
+            matters.push(Matter {
+                id: entry.file_name().to_string_lossy().into_owned(),
+                name: m.name,
+                created_at_ms: m.created_at_ms,
+                dir,
+            });
+        }
+        matters.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(matters)
+    }
+
+    /// Find a matter by name (case-insensitive) or id.
+    ///
+    /// # Errors
+    /// [`MatterError::NotFound`].
+    pub fn find(&self, name_or_id: &str) -> Result<Matter, MatterError> {
+        let wanted = name_or_id.trim();
+        let all = self.list()?;
+        all.iter()
+            .find(|m| same_name(&m.name, wanted))
+            .or_else(|| all.iter().find(|m| m.id == wanted))
+            .cloned()
+            .ok_or_else(|| MatterError::NotFound(wanted.to_string()))
+    }
+
+    /// Create a matter.
+    ///
+    /// # Errors
+    /// Invalid or taken name; file system failure.
+    pub fn create(&self, name: &str) -> Result<Matter, MatterError> {
+        let name = validate_name(name)?;
+        if self.list()?.iter().any(|m| same_name(&m.name, &name)) {
+            return Err(MatterError::Exists(name));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let dir = self.root.join(&id);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let created_at_ms = now_ms();
+        self.write_manifest(&dir, &Manifest { name: name.clone(), created_at_ms })?;
+        Ok(Matter { id, name, created_at_ms, dir })
+    }
+
+    fn write_manifest(&self, dir: &Path, manifest: &Manifest) -> Result<(), MatterError> {
+        let path = dir.join(MANIFEST);
+        let tmp = dir.join(format!("{MANIFEST}.tmp"));
+        let text = toml::to_string(manifest)
+            .map_err(|e| MatterError::Corrupt { path: path.clone(), message: e.to_string() })?;
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        // Atomic replace: a crash leaves the old or the new name, never a torn file.
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// Rename a matter.
+    ///
+    /// # Errors
+    /// Not found, invalid or taken name.
+    pub fn rename(&self, name_or_id: &str, new_name: &str) -> Result<Matter, MatterError> {
+        let matter = self.find(name_or_id)?;
+        let new_name = validate_name(new_name)?;
+        if self.list()?.iter().any(|m| m.id != matter.id && same_name(&m.name, &new_name)) {
+            return Err(MatterError::Exists(new_name));
+        }
+        self.write_manifest(&matter.dir, &Manifest { name: new_name.clone(), created_at_ms: matter.created_at_ms })?;
+        Ok(Matter { name: new_name, ..matter })
+    }
+
+    /// Delete a matter with all its documents. Refused while another process writes to it.
+    ///
+    /// # Errors
+    /// Not found, busy, file system failure.
+    pub fn delete(&self, name_or_id: &str) -> Result<Matter, MatterError> {
+        let matter = self.find(name_or_id)?;
+        let lock_path = matter.store_dir().join("writer.lock");
+        let _guard = match std::fs::File::options().write(true).open(&lock_path) {
+            Ok(f) => match f.try_lock() {
+                Ok(()) => Some(f),
+                Err(std::fs::TryLockError::WouldBlock) => return Err(MatterError::Busy(matter.name)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+            },
+            Err(_) => None,
+        };
+        // The manifest goes first: an interrupted delete leaves a folder `list` ignores.
+        let manifest = matter.dir.join(MANIFEST);
+        std::fs::remove_file(&manifest).map_err(io(&manifest))?;
+        std::fs::remove_dir_all(&matter.dir).map_err(io(&matter.dir))?;
+        Ok(matter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_list_find_rename_delete() {
+        let home = tempfile::tempdir().unwrap();
+        let matters = Matters::new(home.path().join("matters"));
+        assert!(matters.list().unwrap().is_empty());
+        let a = matters.create("  Acme v. Roe ").unwrap();
+        assert_eq!(a.name, "Acme v. Roe");
+        let b = matters.create("劳动争议").unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(matches!(matters.create("ACME V. ROE"), Err(MatterError::Exists(_))));
+        assert!(matches!(matters.create(" "), Err(MatterError::InvalidName(_))));
+        assert!(matches!(matters.create("a\u{7}b"), Err(MatterError::InvalidName(_))));
+        let names: Vec<String> = matters.list().unwrap().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["Acme v. Roe", "劳动争议"]);
+        assert_eq!(matters.find("acme v. roe").unwrap().id, a.id);
+        assert_eq!(matters.find(&b.id).unwrap().name, "劳动争议");
+
+        assert!(matches!(matters.rename("劳动争议", "acme v. roe"), Err(MatterError::Exists(_))));
+        let renamed = matters.rename("劳动争议", "劳动争议 2026").unwrap();
+        assert_eq!(renamed.dir, b.dir, "renaming never moves data");
+        assert_eq!(matters.find("劳动争议 2026").unwrap().id, b.id);
+        assert!(matches!(matters.find("劳动争议"), Err(MatterError::NotFound(_))));
+
+        std::fs::create_dir_all(a.store_dir()).unwrap();
+        std::fs::write(a.store_dir().join("data"), b"x").unwrap();
+        matters.delete("Acme v. Roe").unwrap();
+        assert!(!a.dir.exists());
+        assert_eq!(matters.list().unwrap().len(), 1);
+        assert!(matches!(matters.delete("Acme v. Roe"), Err(MatterError::NotFound(_))));
+    }
+
+    #[test]
+    fn delete_is_refused_while_a_writer_holds_the_lock() {
+        let home = tempfile::tempdir().unwrap();
+        let matters = Matters::new(home.path().to_path_buf());
+        let m = matters.create("busy").unwrap();
+        std::fs::create_dir_all(m.store_dir()).unwrap();
+        let lock = std::fs::File::create(m.store_dir().join("writer.lock")).unwrap();
+        lock.try_lock().unwrap();
+        assert!(matches!(matters.delete("busy"), Err(MatterError::Busy(_))));
+        drop(lock);
+        matters.delete("busy").unwrap();
+    }
+
+    #[test]
+    fn a_folder_without_manifest_is_ignored() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("half-deleted/store")).unwrap();
+        let matters = Matters::new(home.path().to_path_buf());
+        assert!(matters.list().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,182 @@
+//! Search in one matter: full-text (BM25), vector, or both fused by reciprocal rank.
+
+use std::collections::HashMap;
+
+use lexdesk_core::embed::{EmbedRole, Embedder};
+use lexdesk_core::store::{
+    ChunkStore, DocumentRecord, DocumentStatus, ScoredChunk, SearchFilter, SearchMode, StoreError,
+    reciprocal_rank_fusion,
+};
+use lexdesk_core::{EngineError, ErrorCode};
+use serde::Serialize;
+
+/// A search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// The query.
+    pub query: String,
+    /// Hybrid, vector or text.
+    pub mode: SearchMode,
+    /// Results wanted.
+    pub top_k: usize,
+    /// Restrict to the document with this file name, source path or id.
+    pub doc: Option<String>,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// Chunk id.
+    pub chunk_id: String,
+    /// Document id.
+    pub doc_id: String,
+    /// File name.
+    pub doc: String,
+    /// Path as ingested.
+    pub source: String,
+    /// Document title.
+    pub title: String,
+    /// First page.
+    pub page: u32,
+    /// Last page.
+    pub page_end: u32,
+    /// Character offsets in the page texts.
+    pub char_start: u32,
+    /// End offset (exclusive) in the last page's text.
+    pub char_end: u32,
+    /// Heading path joined with ` › `.
+    pub heading: String,
+    /// The passage.
+    pub text: String,
+    /// Score (see [`ScoredChunk::score`]).
+    pub score: f32,
+}
+
+/// Failures of a search.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SearchError {
+    /// No document of the matter matches the `doc` restriction.
+    #[error("no document `{0}` in this matter")]
+    DocumentNotFound(String),
+    /// The query is empty.
+    #[error("the query is empty")]
+    EmptyQuery,
+    /// Vector or hybrid search without an embedder.
+    #[error("vector search needs the embedding model")]
+    NoEmbedder,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Embedding the query failed.
+    #[error("embedding the query failed: {0}")]
+    Embed(#[from] EngineError),
+}
+
+impl ErrorCode for SearchError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::DocumentNotFound(_) => "DOCUMENT_NOT_FOUND",
+            Self::EmptyQuery => "EMPTY_QUERY",
+            Self::NoEmbedder => "NO_EMBEDDER",
+            Self::Store(e) => e.code(),
+            Self::Embed(e) => e.code(),
+        }
+    }
+}
+
+/// Whether `doc` names this document: its file name, its source path, its id, or a prefix of
+/// the id of at least 8 characters.
+#[must_use]
+pub fn names_document(d: &DocumentRecord, doc: &str) -> bool {
+    d.file_name == doc || d.source_path == doc || d.id == doc || (doc.len() >= 8 && d.id.starts_with(doc))
+}
+
+/// Searches one matter; holds its document list so that batches of queries do not re-read it.
+#[derive(Debug)]
+pub struct Searcher<'a, S, E> {
+    store: &'a S,
+    embedder: Option<&'a E>,
+    documents: HashMap<String, DocumentRecord>,
+}
+
+impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
+    /// A searcher over `store`; `embedder` is needed for vector and hybrid search.
+    ///
+    /// # Errors
+    /// The store cannot list its documents.
+    pub async fn new(store: &'a S, embedder: Option<&'a E>) -> Result<Self, SearchError> {
+        let documents = store
+            .documents()
+            .await?
+            .into_iter()
+            .filter(|d| d.status == DocumentStatus::Indexed)
+            .map(|d| (d.id.clone(), d))
+            .collect();
+        Ok(Self { store, embedder, documents })
+    }
+
+    /// Ids of the documents `doc` names: a file name, a source path, or an id (or its prefix of at
+    /// least 8 characters).
+    ///
+    /// # Errors
+    /// [`SearchError::DocumentNotFound`].
+    pub fn resolve_doc(&self, doc: &str) -> Result<Vec<String>, SearchError> {
+        let mut ids: Vec<String> =
+            self.documents.values().filter(|d| names_document(d, doc)).map(|d| d.id.clone()).collect();
+        ids.sort();
+        if ids.is_empty() { Err(SearchError::DocumentNotFound(doc.to_string())) } else { Ok(ids) }
+    }
+
+    /// Run one search.
+    ///
+    /// # Errors
+    /// Empty query, unknown document, missing embedder, store or embedder failure.
+    pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
+        if request.query.trim().is_empty() {
+            return Err(SearchError::EmptyQuery);
+        }
+        let filter = SearchFilter { doc_ids: request.doc.as_deref().map(|d| self.resolve_doc(d)).transpose()? };
+        let k = request.top_k;
+        // Each list goes deeper than k so that fusion can promote a chunk both lists agree on.
+        let depth = (k * 2).max(20);
+        let hits: Vec<ScoredChunk> = match request.mode {
+            SearchMode::Text => self.store.text_search(&request.query, k, &filter).await?,
+            SearchMode::Vector => {
+                let v = self.embed_query(&request.query).await?;
+                self.store.vector_search(&v, k, &filter).await?
+            }
+            SearchMode::Hybrid => {
+                let v = self.embed_query(&request.query).await?;
+                let text = self.store.text_search(&request.query, depth, &filter).await?;
+                let vector = self.store.vector_search(&v, depth, &filter).await?;
+                reciprocal_rank_fusion(&[text, vector], k)
+            }
+        };
+        Ok(hits.into_iter().filter_map(|h| self.hit(h)).collect())
+    }
+
+    async fn embed_query(&self, query: &str) -> Result<Vec<f32>, SearchError> {
+        let embedder = self.embedder.ok_or(SearchError::NoEmbedder)?;
+        let mut v = embedder.embed(vec![query.to_string()], EmbedRole::Query).await?;
+        Ok(v.pop().map(|e| e.vector).unwrap_or_default())
+    }
+
+    fn hit(&self, h: ScoredChunk) -> Option<SearchHit> {
+        let d = self.documents.get(&h.chunk.doc_id)?;
+        Some(SearchHit {
+            chunk_id: h.chunk.id,
+            doc_id: d.id.clone(),
+            doc: d.file_name.clone(),
+            source: d.source_path.clone(),
+            title: d.title.clone(),
+            page: h.chunk.page_start,
+            page_end: h.chunk.page_end,
+            char_start: h.chunk.char_start,
+            char_end: h.chunk.char_end,
+            heading: h.chunk.heading_path.join(" › "),
+            text: h.chunk.text,
+            score: h.score,
+        })
+    }
+}
