@@ -56,14 +56,14 @@ fn search(home: &Path, matter: &str, mode: &str, query: &str, extra: &[&str]) ->
 }
 
 #[test]
-#[ignore = "written in session 2, not yet run: verify and un-ignore next session (issue #3 note)"]
+#[ignore = "failed once on a missing NDA file name in the test (fixed, not yet re-run): un-ignore after a passing run (issue #3 note)"]
 fn matters_ingest_search_remove_and_isolation() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let files = [
         law("社会法/劳动合同法(2012-12-28).md"),
         nda("nda-0003.txt"),
-        nda("nda-0011.txt"),
+        nda("nda-0007.txt"),
         shared_dir().join("data/pdfs/generated/zh_contract_law.pdf"),
     ];
 
@@ -137,9 +137,9 @@ fn matters_ingest_search_remove_and_isolation() {
     assert!(lines[2]["hits"][0]["page"].as_u64().is_some(), "{}", lines[2]);
 
     // Another matter sees none of it.
-    lexdesk(h).args(["ingest", "--matter", "Other", "--json"]).arg(nda("nda-0011.txt")).assert().success();
+    lexdesk(h).args(["ingest", "--matter", "Other", "--json"]).arg(nda("nda-0007.txt")).assert().success();
     assert!(search(h, "Other", "text", "劳动合同", &[]).is_empty());
-    assert!(search(h, "Other", "hybrid", "reverse engineer", &[]).iter().all(|x| x["doc"] == "nda-0011.txt"));
+    assert!(search(h, "Other", "hybrid", "reverse engineer", &[]).iter().all(|x| x["doc"] == "nda-0007.txt"));
     let matters = stdout_json(lexdesk(h).args(["matter", "list", "--json"]));
     assert_eq!(matters.as_array().unwrap().len(), 2);
 
@@ -197,7 +197,6 @@ fn matters_ingest_search_remove_and_isolation() {
 }
 
 #[test]
-#[ignore = "written in session 2, not yet run: verify and un-ignore next session (issue #3 note)"]
 fn every_pdf_ingests_or_fails_with_a_clear_status() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
@@ -280,7 +279,6 @@ fn walk_pdfs(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "written in session 2, not yet run: verify and un-ignore next session (issue #3 note)"]
 fn kill_dash_nine_mid_ingestion_leaves_a_consistent_store_and_a_rerun_completes() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();

@@ -46,7 +46,6 @@ fn synthetic(n: usize, dims: usize, seed: u64) -> Vec<ChunkRecord> {
 }
 
 #[test]
-#[ignore = "written in session 2, not yet run: verify and un-ignore next session (issue #3 note)"]
 fn one_writer_per_matter_and_dimension_checks() {
     let dir = tempfile::tempdir().unwrap();
     block_on(async {
@@ -66,7 +65,6 @@ fn one_writer_per_matter_and_dimension_checks() {
 }
 
 #[test]
-#[ignore = "written in session 2, not yet run: verify and un-ignore next session (issue #3 note)"]
 fn the_ann_index_is_used_only_after_its_recall_is_verified() {
     let dir = tempfile::tempdir().unwrap();
     block_on(async {
