@@ -56,7 +56,6 @@ fn search(home: &Path, matter: &str, mode: &str, query: &str, extra: &[&str]) ->
 }
 
 #[test]
-#[ignore = "failed once on a missing NDA file name in the test (fixed, not yet re-run): un-ignore after a passing run (issue #3 note)"]
 fn matters_ingest_search_remove_and_isolation() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
