@@ -234,7 +234,7 @@ struct Prepared {
 
 enum Item {
     Prepared(Box<Prepared>),
-    Done { index: usize, path: PathBuf, outcome: FileOutcome, failed: Option<DocumentRecord> },
+    Done { index: usize, path: PathBuf, outcome: FileOutcome, failed: Option<Box<DocumentRecord>> },
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
@@ -298,7 +298,7 @@ fn prepare<C: TokenCounter>(
         index,
         path: path.to_path_buf(),
         outcome,
-        failed,
+        failed: failed.map(Box::new),
     };
     let (id, size) = match sha256_file(path) {
         Ok(v) => v,
@@ -506,7 +506,7 @@ where
                         FileOutcome::Indexed { .. } => {}
                     }
                     if let Some(record) = failed {
-                        pending.failed.push(record);
+                        pending.failed.push(*record);
                     }
                     on_event(IngestEvent::File { index, path, outcome });
                 }

@@ -159,7 +159,7 @@ impl Matters {
                 dir,
             });
         }
-        matters.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        matters.sort_by_key(|a| a.name.to_lowercase());
         Ok(matters)
     }
 
