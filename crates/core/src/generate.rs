@@ -339,6 +339,9 @@ pub trait Generator: Send + Sync {
     /// # Errors
     /// As [`Self::generate`].
     fn render(&self, prompt: &Prompt) -> impl Future<Output = Result<RenderedPrompt, EngineError>> + Send;
+
+    /// Tokens the model's context holds (prompt and answer together).
+    fn context_length(&self) -> u32;
 }
 
 /// A prompt rendered for a model.

@@ -150,6 +150,10 @@ impl Generator for ChatModel {
         self.jobs.send(Job::Render { prompt: prompt.clone(), reply }).map_err(|_| EngineError::WorkerGone)?;
         rx.await.map_err(|_| EngineError::WorkerGone)?
     }
+
+    fn context_length(&self) -> u32 {
+        self.info.context_length
+    }
 }
 
 fn load_failed(path: &Path, reason: impl Into<String>) -> EngineError {

@@ -1,6 +1,6 @@
 //! Search in one matter: full-text (BM25), vector, or both fused by reciprocal rank.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lexdesk_core::embed::{EmbedRole, Embedder};
 use lexdesk_core::store::{
@@ -9,6 +9,8 @@ use lexdesk_core::store::{
 };
 use lexdesk_core::{EngineError, ErrorCode};
 use serde::Serialize;
+
+use crate::legal_ref::{self, LegalRef};
 
 /// A search.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +52,13 @@ pub struct SearchHit {
     pub text: String,
     /// Score (see [`ScoredChunk::score`]).
     pub score: f32,
+    /// Cosine similarity to the query, when vector search found this passage.
+    pub vector_score: Option<f32>,
+    /// BM25 score, when full-text search found this passage.
+    pub text_score: Option<f32>,
+    /// The passage is the unit a legal reference in the query names (e.g. `第五十七条` of the
+    /// law the query names), put first by hybrid search.
+    pub structural: bool,
 }
 
 /// Failures of a search.
@@ -92,6 +101,13 @@ pub fn names_document(d: &DocumentRecord, doc: &str) -> bool {
     d.file_name == doc || d.source_path == doc || d.id == doc || (doc.len() >= 8 && d.id.starts_with(doc))
 }
 
+/// Whether the passage is the unit `r` names: its own heading, or one of its lines (short
+/// articles merged into one passage each start a line with their label).
+fn names_unit(h: &ScoredChunk, r: &LegalRef) -> bool {
+    h.chunk.heading_path.last().is_some_and(|last| legal_ref::heading_matches(last, r))
+        || h.chunk.text.lines().any(|line| legal_ref::heading_matches(line, r))
+}
+
 /// Searches one matter; holds its document list so that batches of queries do not re-read it.
 #[derive(Debug)]
 pub struct Searcher<'a, S, E> {
@@ -116,6 +132,18 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         Ok(Self { store, embedder, documents })
     }
 
+    /// The store searched.
+    #[must_use]
+    pub fn store(&self) -> &'a S {
+        self.store
+    }
+
+    /// An indexed document by id.
+    #[must_use]
+    pub fn document(&self, id: &str) -> Option<&DocumentRecord> {
+        self.documents.get(id)
+    }
+
     /// Ids of the documents `doc` names: a file name, a source path, or an id (or its prefix of at
     /// least 8 characters).
     ///
@@ -130,6 +158,9 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
 
     /// Run one search.
     ///
+    /// Hybrid search fuses full-text and vector results by reciprocal rank and puts first the
+    /// passages that a legal reference in the query names exactly (see [`Self::structural`]).
+    ///
     /// # Errors
     /// Empty query, unknown document, missing embedder, store or embedder failure.
     pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, SearchError> {
@@ -140,20 +171,101 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         let k = request.top_k;
         // Each list goes deeper than k so that fusion can promote a chunk both lists agree on.
         let depth = (k * 2).max(20);
+        let mut text_scores: HashMap<String, f32> = HashMap::new();
+        let mut vector_scores: HashMap<String, f32> = HashMap::new();
+        let note = |list: &[ScoredChunk], into: &mut HashMap<String, f32>| {
+            for h in list {
+                into.entry(h.chunk.id.clone()).or_insert(h.score);
+            }
+        };
+        let mut structural: Vec<ScoredChunk> = Vec::new();
         let hits: Vec<ScoredChunk> = match request.mode {
-            SearchMode::Text => self.store.text_search(&request.query, k, &filter).await?,
+            SearchMode::Text => {
+                let text = self.store.text_search(&request.query, k, &filter).await?;
+                note(&text, &mut text_scores);
+                text
+            }
             SearchMode::Vector => {
                 let v = self.embed_query(&request.query).await?;
-                self.store.vector_search(&v, k, &filter).await?
+                let vector = self.store.vector_search(&v, k, &filter).await?;
+                note(&vector, &mut vector_scores);
+                vector
             }
             SearchMode::Hybrid => {
                 let v = self.embed_query(&request.query).await?;
                 let text = self.store.text_search(&request.query, depth, &filter).await?;
                 let vector = self.store.vector_search(&v, depth, &filter).await?;
+                note(&text, &mut text_scores);
+                note(&vector, &mut vector_scores);
+                structural = self.structural(&request.query, &filter).await?;
                 reciprocal_rank_fusion(&[text, vector], k)
             }
         };
-        Ok(hits.into_iter().filter_map(|h| self.hit(h)).collect())
+        let structural_ids: HashSet<String> = structural.iter().map(|h| h.chunk.id.clone()).collect();
+        let mut ordered: Vec<ScoredChunk> = structural;
+        ordered.extend(hits.into_iter().filter(|h| !structural_ids.contains(&h.chunk.id)));
+        ordered.truncate(k);
+        Ok(ordered
+            .into_iter()
+            .filter_map(|h| {
+                let id = h.chunk.id.clone();
+                let mut hit = self.hit(h)?;
+                hit.text_score = text_scores.get(&id).copied();
+                hit.vector_score = vector_scores.get(&id).copied();
+                hit.structural = structural_ids.contains(&id);
+                Some(hit)
+            })
+            .collect())
+    }
+
+    /// Documents whose title the query names (`劳动合同法` names 《中华人民共和国劳动合同法》
+    /// in every version); the longest title named wins, so `保障法` does not name them all.
+    #[must_use]
+    pub fn named_documents(&self, query: &str) -> Vec<String> {
+        let mut best = 0usize;
+        let mut ids = Vec::new();
+        for d in self.documents.values() {
+            let core = legal_ref::title_core(&d.title);
+            let len = core.chars().count();
+            if len < 2 || !query.contains(core) {
+                continue;
+            }
+            if len > best {
+                best = len;
+                ids.clear();
+            }
+            if len == best {
+                ids.push(d.id.clone());
+            }
+        }
+        ids.sort();
+        ids
+    }
+
+    /// The passages that a legal reference in the query names exactly: a heading (or a line
+    /// start, for short articles merged into one passage) carrying the label, in the documents the
+    /// query names if it names any. Found through the full-text index, then checked.
+    async fn structural(&self, query: &str, filter: &SearchFilter) -> Result<Vec<ScoredChunk>, SearchError> {
+        let refs = legal_ref::references(query);
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let named = self.named_documents(query);
+        let doc_ids = match (&filter.doc_ids, named.is_empty()) {
+            (Some(only), false) => Some(named.into_iter().filter(|d| only.contains(d)).collect()),
+            (Some(only), true) => Some(only.clone()),
+            (None, false) => Some(named),
+            (None, true) => None,
+        };
+        let narrowed = SearchFilter { doc_ids };
+        let mut out: Vec<ScoredChunk> = Vec::new();
+        for r in &refs {
+            let candidates = self.store.text_search(&r.label, 100, &narrowed).await?;
+            out.extend(candidates.into_iter().filter(|h| names_unit(h, r)));
+        }
+        let mut seen = HashSet::new();
+        out.retain(|h| seen.insert(h.chunk.id.clone()));
+        Ok(out)
     }
 
     async fn embed_query(&self, query: &str) -> Result<Vec<f32>, SearchError> {
@@ -177,6 +289,9 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             heading: h.chunk.heading_path.join(" › "),
             text: h.chunk.text,
             score: h.score,
+            vector_score: None,
+            text_score: None,
+            structural: false,
         })
     }
 }

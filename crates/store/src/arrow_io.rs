@@ -11,7 +11,7 @@ use lancedb::arrow::arrow_array::{
 use lancedb::arrow::arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lexdesk_core::store::{ChunkRecord, DocumentRecord, DocumentStatus, PageProvenance, PageRecord, StoreError};
 
-use crate::analyze::search_text;
+use lexdesk_text::analyze::search_text;
 
 fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)

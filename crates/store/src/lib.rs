@@ -19,7 +19,6 @@
 //! IVF-HNSW-SQ index is built and only used once its recall@10 against exact search on a sample
 //! of queries is at least [`StoreOptions::min_recall`]; otherwise search stays exact.
 
-mod analyze;
 mod arrow_io;
 
 use std::collections::HashSet;
@@ -41,8 +40,8 @@ use lexdesk_core::store::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use analyze::search_text;
 pub use lancedb;
+pub use lexdesk_text::analyze::search_text;
 
 const DOCUMENTS: &str = "documents";
 const PAGES: &str = "pages";
