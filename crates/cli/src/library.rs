@@ -114,16 +114,16 @@ pub struct SearchArgs {
     query: Option<String>,
 }
 
-fn matters(ctx: &Ctx) -> Matters {
+pub fn matters(ctx: &Ctx) -> Matters {
     Matters::new(ctx.home.matters_dir())
 }
 
-async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbeddingModel> {
+pub async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbeddingModel> {
     let path = ctx.model_path("embedding", flag)?;
     Ok(EmbeddingModel::load(&path, ctx.options.clone()).await?)
 }
 
-async fn open_reader(matter: &Matter, dimensions: usize) -> anyhow::Result<LanceStore> {
+pub async fn open_reader(matter: &Matter, dimensions: usize) -> anyhow::Result<LanceStore> {
     Ok(LanceStore::open(&matter.store_dir(), dimensions, StoreOptions::default()).await?)
 }
 
@@ -363,7 +363,7 @@ pub async fn docs(ctx: &Ctx, out: &mut Out, args: &DocsArgs) -> anyhow::Result<u
 }
 
 /// The vector size the matter's store was built with; `None` for a matter without documents.
-async fn stored_dimensions(matter: &Matter) -> anyhow::Result<Option<usize>> {
+pub async fn stored_dimensions(matter: &Matter) -> anyhow::Result<Option<usize>> {
     Ok(LanceStore::stored_dimensions(&matter.store_dir()).await?)
 }
 

@@ -15,6 +15,7 @@ use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
 use serde::Serialize;
 
+mod ask;
 mod library;
 mod output;
 use output::{Out, json};
@@ -76,6 +77,11 @@ enum Command {
     Docs(library::DocsArgs),
     /// Search a matter (full text, vectors or both)
     Search(library::SearchArgs),
+    /// Answer a question from a matter's documents, with verified citations (or say they do not answer it)
+    Ask(ask::AskArgs),
+    /// List, show, rename, delete and export a matter's chat sessions
+    #[command(subcommand)]
+    Session(ask::SessionCommand),
     /// Internal: isolated worker processes
     #[command(subcommand, hide = true)]
     Worker(WorkerCommand),
@@ -205,11 +211,13 @@ struct ChatArgs {
     /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
     #[arg(long, short)]
     model: Option<String>,
-    /// System prompt
+    /// System prompt (plain chat without --matter)
     #[arg(long, default_value = DEMO_SYSTEM)]
     system: String,
     #[command(flatten)]
     sampling: SamplingFlags,
+    #[command(flatten)]
+    grounded: ask::GroundedChatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -245,7 +253,16 @@ mod exit {
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<EngineError>() {
+    use lexdesk_service::answer::AskError;
+    let ask = e.downcast_ref::<AskError>();
+    if matches!(ask, Some(AskError::PromptTooLarge { .. })) {
+        return exit::RESOURCES;
+    }
+    let engine = e.downcast_ref::<EngineError>().or(match ask {
+        Some(AskError::Engine(inner)) => Some(inner),
+        _ => None,
+    });
+    match engine {
         Some(
             EngineError::ModelNotFound { .. }
             | EngineError::Io { .. }
@@ -309,6 +326,8 @@ fn error_code(e: &anyhow::Error) -> &'static str {
                 .or_else(|| c.downcast_ref::<lexdesk_service::MatterError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_service::search::SearchError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_service::ingest::IngestError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_service::answer::AskError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_service::sessions::SessionError>().map(ErrorCode::code))
         })
         .unwrap_or("ERROR")
 }
@@ -389,6 +408,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ingest(args) => library::ingest_cmd(&ctx, &mut out, args).await,
         Command::Docs(args) => library::docs(&ctx, &mut out, args).await,
         Command::Search(args) => library::search(&ctx, &mut out, args).await,
+        Command::Ask(args) => ask::ask_cmd(&ctx, &mut out, args).await,
+        Command::Session(c) => ask::session_cmd(&ctx, &mut out, c),
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;
@@ -522,6 +543,9 @@ async fn embed(ctx: &Ctx, out: &mut Out, args: &EmbedArgs) -> anyhow::Result<u8>
 }
 
 async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
+    if args.grounded.matter.is_some() {
+        return ask::chat_matter(ctx, out, args.model.as_deref(), &args.grounded).await;
+    }
     let path = ctx.model_path("chat", args.model.as_deref())?;
     let model =
         ChatModel::load(&path, ctx.options.clone()).await.with_context(|| format!("loading {}", path.display()))?;
@@ -535,7 +559,7 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
         info.context_length,
         info.threads
     );
-    eprintln!("The document-grounded assistant (matters, citations) arrives with the ingestion and answer features.");
+    eprintln!("For answers from a matter's documents with verified citations: lexdesk chat --matter NAME.");
     let mut messages = vec![ChatMessage::new(Role::System, args.system.clone())];
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();

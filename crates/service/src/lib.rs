@@ -11,5 +11,6 @@ pub mod ingest;
 pub mod legal_ref;
 pub mod matters;
 pub mod search;
+pub mod sessions;
 
 pub use matters::{Matter, MatterError, Matters};

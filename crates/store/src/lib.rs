@@ -106,6 +106,17 @@ impl std::fmt::Debug for LanceStore {
     }
 }
 
+/// Run a query and collect its batches.
+async fn collect(query: &impl ExecutableQuery) -> Result<Vec<RecordBatch>, StoreError> {
+    query.execute().await.map_err(backend)?.try_collect().await.map_err(backend)
+}
+
+/// Columns plus the score column a search adds (selected explicitly: LanceDB will stop adding it
+/// by itself).
+fn with_score(columns: &[&str], score: &str) -> Vec<String> {
+    columns.iter().map(|c| (*c).to_string()).chain(std::iter::once(score.to_string())).collect()
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -272,7 +283,7 @@ impl LanceStore {
         if let Some(f) = filter {
             query = query.only_if(f);
         }
-        let batches: Vec<RecordBatch> = query.execute().await.map_err(backend)?.try_collect().await.map_err(backend)?;
+        let batches = collect(&query).await?;
         let mut docs = Vec::new();
         for b in &batches {
             docs.extend(arrow_io::read_documents(b)?);
@@ -282,17 +293,14 @@ impl LanceStore {
 
     /// Ids of the documents that are indexed (searchable).
     async fn indexed_ids(&self) -> Result<HashSet<String>, StoreError> {
-        let batches: Vec<RecordBatch> = self
-            .documents
-            .query()
-            .only_if(format!("status = {}", quote(DocumentStatus::Indexed.as_str())))
-            .select(Select::columns(&["id"]))
-            .execute()
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let batches = collect(
+            &self
+                .documents
+                .query()
+                .only_if(format!("status = {}", quote(DocumentStatus::Indexed.as_str())))
+                .select(Select::columns(&["id"])),
+        )
+        .await?;
         let mut ids = HashSet::new();
         for b in &batches {
             ids.extend(arrow_io::string_column(b, "id")?);
@@ -351,7 +359,7 @@ impl LanceStore {
             .map_err(backend)?
             .column(VECTOR_COLUMN)
             .distance_type(DistanceType::Cosine)
-            .select(Select::columns(arrow_io::CHUNK_READ_COLUMNS))
+            .select(Select::columns(&with_score(arrow_io::CHUNK_READ_COLUMNS, "_distance")))
             .limit(k);
         match ann {
             Some(state) => {
@@ -362,7 +370,7 @@ impl LanceStore {
         if let Some(f) = filter {
             query = query.only_if(f);
         }
-        let batches: Vec<RecordBatch> = query.execute().await.map_err(backend)?.try_collect().await.map_err(backend)?;
+        let batches = collect(&query).await?;
         let mut out = Vec::new();
         for b in &batches {
             let chunks = arrow_io::read_chunks(b)?;
@@ -413,17 +421,7 @@ impl LanceStore {
     /// not itself a stored row.
     async fn sample_queries(&self) -> Result<Vec<Vec<f32>>, StoreError> {
         let n = self.options.recall_sample * 2;
-        let batches: Vec<RecordBatch> = self
-            .chunks
-            .query()
-            .select(Select::columns(&[VECTOR_COLUMN]))
-            .limit(n)
-            .execute()
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let batches = collect(&self.chunks.query().select(Select::columns(&[VECTOR_COLUMN])).limit(n)).await?;
         let mut vectors = Vec::new();
         for b in &batches {
             vectors.extend(arrow_io::vector_column(b)?);
@@ -563,16 +561,7 @@ impl ChunkStore for LanceStore {
             let list = numbers.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
             filter.push_str(&format!(" AND number IN ({list})"));
         }
-        let batches: Vec<RecordBatch> = self
-            .pages
-            .query()
-            .only_if(filter)
-            .execute()
-            .await
-            .map_err(backend)?
-            .try_collect()
-            .await
-            .map_err(backend)?;
+        let batches = collect(&self.pages.query().only_if(filter)).await?;
         let mut pages = Vec::new();
         for b in &batches {
             pages.extend(arrow_io::read_pages(b)?);
@@ -614,12 +603,12 @@ impl ChunkStore for LanceStore {
             .chunks
             .query()
             .full_text_search(fts)
-            .select(Select::columns(arrow_io::CHUNK_READ_COLUMNS))
+            .select(Select::columns(&with_score(arrow_io::CHUNK_READ_COLUMNS, "_score")))
             .limit(k + 8);
         if let Some(f) = Self::filter_sql(filter) {
             q = q.only_if(f);
         }
-        let batches: Vec<RecordBatch> = q.execute().await.map_err(backend)?.try_collect().await.map_err(backend)?;
+        let batches = collect(&q).await?;
         let mut out = Vec::new();
         for b in &batches {
             let chunks = arrow_io::read_chunks(b)?;

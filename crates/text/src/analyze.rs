@@ -199,9 +199,55 @@ pub fn term_coverage(terms: &[String], text: &str) -> f32 {
     share
 }
 
+/// For each passage, the IDF-weighted share of `terms` it contains, with document frequencies
+/// taken over the passages themselves: a term every passage contains (`party` in an NDA) says
+/// little, a term only one contains (`reverse`) says much, and a term none contains (`France`)
+/// weighs most, lowering every passage's share. 0 for all when there are no terms.
+#[must_use]
+pub fn weighted_coverage(terms: &[String], passages: &[&str]) -> Vec<f32> {
+    let lower: Vec<String> = passages.iter().map(|p| p.to_lowercase()).collect();
+    #[allow(clippy::cast_precision_loss)]
+    let n = lower.len() as f32;
+    let present: Vec<Vec<bool>> =
+        terms.iter().map(|t| lower.iter().map(|p| p.contains(t.as_str())).collect()).collect();
+    let weights: Vec<f32> = present
+        .iter()
+        .map(|row| {
+            #[allow(clippy::cast_precision_loss)]
+            let df = row.iter().filter(|&&b| b).count() as f32;
+            ((n + 1.0) / (df + 0.5)).ln()
+        })
+        .collect();
+    let total: f32 = weights.iter().sum();
+    (0..lower.len())
+        .map(|i| {
+            if total <= 0.0 {
+                return 0.0;
+            }
+            let got: f32 = present.iter().zip(&weights).filter(|(row, _)| row[i]).map(|(_, w)| w).sum();
+            got / total
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weighted_coverage_favours_rare_terms() {
+        let terms = content_terms("Can the receiving party reverse engineer the confidential information?");
+        let passages = [
+            "The Receiving Party shall not reverse engineer any Confidential Information.",
+            "The Receiving Party shall keep the Confidential Information secret.",
+            "Confidential Information means information the Receiving Party receives from the other party.",
+        ];
+        let w = weighted_coverage(&terms, &passages);
+        assert!(w[0] > 0.9, "{w:?}");
+        assert!(w[1] < 0.3 && w[2] < 0.3, "{w:?}");
+        let off_topic = weighted_coverage(&content_terms("What is the capital of France?"), &passages);
+        assert!(off_topic.iter().all(|&x| x < 0.01), "{off_topic:?}");
+    }
 
     #[test]
     fn content_terms_drop_question_words() {
