@@ -1,5 +1,6 @@
 //! End-to-end tests with real GGUF models through the real engine and the real CLI binary.
 
+mod answer;
 mod chat;
 mod chunking;
 mod cli;

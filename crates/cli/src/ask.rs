@@ -153,7 +153,7 @@ pub struct GroundedChatArgs {
     mode: AnswerMode,
     /// Passages retrieved as evidence per question
     #[arg(long, default_value_t = 6, requires = "matter")]
-    top_k: usize,
+    passages: usize,
     /// Embedding model (must be the one the matter was built with)
     #[arg(long, requires = "matter")]
     embed_model: Option<String>,
@@ -161,7 +161,13 @@ pub struct GroundedChatArgs {
 
 /// An interactive conversation over a matter: each line is a question answered like `ask`, with
 /// the conversation so far; every turn is saved to the session at once.
-pub async fn chat_matter(ctx: &Ctx, out: &mut Out, model: Option<&str>, args: &GroundedChatArgs) -> anyhow::Result<u8> {
+pub async fn chat_matter(
+    ctx: &Ctx,
+    out: &mut Out,
+    model: Option<&str>,
+    max_tokens: Option<u32>,
+    args: &GroundedChatArgs,
+) -> anyhow::Result<u8> {
     let matter = matters(ctx).find(args.matter.as_deref().unwrap_or_default())?;
     let sessions = Sessions::new(&matter.dir);
     let mut session = match &args.session {
@@ -179,7 +185,13 @@ pub async fn chat_matter(ctx: &Ctx, out: &mut Out, model: Option<&str>, args: &G
         }
         AnswerMode::Extractive => (None, None),
     };
-    let options = AskOptions { mode: args.mode, evidence: args.top_k.max(1), ..AskOptions::default() };
+    let defaults = AskOptions::default();
+    let options = AskOptions {
+        mode: args.mode,
+        evidence: args.passages.max(1),
+        max_answer_tokens: max_tokens.unwrap_or(defaults.max_answer_tokens).max(16),
+        ..defaults
+    };
     let interactive = std::io::stdin().is_terminal();
     eprintln!(
         "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",

@@ -544,7 +544,7 @@ async fn embed(ctx: &Ctx, out: &mut Out, args: &EmbedArgs) -> anyhow::Result<u8>
 
 async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
     if args.grounded.matter.is_some() {
-        return ask::chat_matter(ctx, out, args.model.as_deref(), &args.grounded).await;
+        return ask::chat_matter(ctx, out, args.model.as_deref(), args.sampling.max_tokens, &args.grounded).await;
     }
     let path = ctx.model_path("chat", args.model.as_deref())?;
     let model =
@@ -716,4 +716,13 @@ async fn extract(ctx: &Ctx, out: &mut Out, args: &ExtractArgs) -> anyhow::Result
         if secs > 0.0 { pages as f64 / secs } else { 0.0 }
     );
     Ok(if failed > 0 { exit::DOCUMENT } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // clap checks names, conflicts and requirements of every subcommand.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -84,7 +84,8 @@ pub struct AskOptions {
     pub evidence: usize,
     /// Tokens reserved for the answer.
     pub max_answer_tokens: u32,
-    /// A passage is relevant when its cosine similarity to the question reaches this…
+    /// A passage is relevant when its cosine similarity to the question reaches this (and it
+    /// shares at least one content term with the question)…
     pub min_vector_score: f32,
     /// …or when it contains this share of the question's content terms…
     pub min_term_coverage: f32,
@@ -636,8 +637,11 @@ where
         .zip(coverages)
         .map(|(h, coverage)| {
             let pdf = searcher.document(&h.doc_id).is_some_and(|d| d.format == "pdf");
+            // A high cosine alone is not enough: with an embedder that does not know the
+            // question's language (MiniLM and Chinese) unrelated texts can score high, so the
+            // passage must also share at least one content term with the question.
             let relevant = h.structural
-                || h.vector_score.is_some_and(|v| v >= options.min_vector_score)
+                || (h.vector_score.is_some_and(|v| v >= options.min_vector_score) && coverage > 0.0)
                 || coverage >= options.min_term_coverage;
             Passage {
                 id: None,

@@ -52,7 +52,12 @@ impl ChatSession {
     pub fn history(&self) -> Vec<Turn> {
         self.turns
             .iter()
-            .map(|t| Turn { question: t.question.clone(), answer: t.answer.answer.clone(), prompt: t.prompt.clone() })
+            .map(|t| Turn {
+                question: t.question.clone(),
+                // What the model itself said (its draft when the answer abstained): the cached prefix.
+                answer: t.answer.draft.clone().unwrap_or_else(|| t.answer.answer.clone()),
+                prompt: t.prompt.clone(),
+            })
             .collect()
     }
 
