@@ -1,0 +1,307 @@
+//! Answer orchestration against fakes: a two-page "PDF" and a statute in a fake store, a scripted
+//! generator. The real model and store are exercised in `tests/e2e/answer.rs`.
+
+use std::sync::Mutex;
+
+use lexdesk_core::EngineError;
+use lexdesk_core::embed::{EmbedRole, Embedder};
+use lexdesk_core::generate::{
+    CancelToken, FinishReason, GenerateRequest, GenerationEvent, GenerationStream, Generator, Prompt, PromptFormat,
+    RenderedPrompt, Usage,
+};
+use lexdesk_core::store::{
+    ChunkRecord, ChunkStore, DocumentRecord, DocumentStatus, DocumentWrite, PageProvenance, PageRecord,
+};
+use lexdesk_service::answer::{AnswerMode, AskEvent, AskOptions, AskRequest, Turn, ask};
+use lexdesk_service::search::Searcher;
+
+mod common;
+use common::{FakeEmbedder, FakeStore};
+
+const PAGE_1: &str = "MUTUAL NON-DISCLOSURE AGREEMENT\n1. Confidential Information means any information disclosed by either party.\n2. The Receiving Party shall not reverse engineer, decompile or disassemble any prototype or software.";
+const PAGE_2: &str = "3. This Agreement remains in force for two (2) years from the Effective Date.\n4. Either party may terminate this Agreement on thirty days' written notice.";
+const LAW: &str = "第五十七条 经营劳务派遣业务，应当具备下列条件：注册资本不得少于人民币二百万元。\n第五十八条 劳务派遣单位是本法所称用人单位。";
+
+/// A generator that answers with a script and counts a token per four characters.
+struct Scripted {
+    reply: String,
+    context: u32,
+    seen: Mutex<Vec<GenerateRequest>>,
+}
+
+impl Scripted {
+    fn new(reply: &str) -> Self {
+        Self { reply: reply.into(), context: 4096, seen: Mutex::new(Vec::new()) }
+    }
+}
+
+fn tokens(prompt: &Prompt) -> u32 {
+    let chars = match prompt {
+        Prompt::Chat(m) => m.iter().map(|m| m.content.chars().count()).sum::<usize>(),
+        Prompt::Raw(t) => t.chars().count(),
+    };
+    u32::try_from(chars / 4 + 1).unwrap()
+}
+
+impl Generator for Scripted {
+    fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, EngineError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let prompt_tokens = tokens(&request.prompt);
+        self.seen.lock().unwrap().push(request);
+        let reply = self.reply.clone();
+        tokio::spawn(async move {
+            tx.send(Ok(GenerationEvent::Started {
+                format: PromptFormat::ModelTemplate,
+                prompt_tokens,
+                cached_prompt_tokens: 0,
+            }))
+            .await
+            .ok();
+            for piece in reply.split_inclusive(' ') {
+                tx.send(Ok(GenerationEvent::Token { text: piece.to_string() })).await.ok();
+            }
+            let usage = Usage { prompt_tokens, completion_tokens: 10, ..Usage::default() };
+            tx.send(Ok(GenerationEvent::Done { finish_reason: FinishReason::Stop, usage })).await.ok();
+        });
+        Ok(GenerationStream::new(rx, CancelToken::new()))
+    }
+
+    async fn render(&self, prompt: &Prompt) -> Result<RenderedPrompt, EngineError> {
+        Ok(RenderedPrompt { text: String::new(), format: PromptFormat::ModelTemplate, tokens: tokens(prompt) })
+    }
+
+    fn context_length(&self) -> u32 {
+        self.context
+    }
+}
+
+fn doc(id: &str, file: &str, title: &str, format: &str, pages: u32) -> DocumentRecord {
+    DocumentRecord {
+        id: id.into(),
+        file_name: file.into(),
+        source_path: format!("/matter/{file}"),
+        title: title.into(),
+        format: format.into(),
+        size_bytes: 1000,
+        page_count: pages,
+        chunk_count: 0,
+        ocr_pages: 0,
+        status: DocumentStatus::Indexed,
+        error_code: None,
+        error_message: None,
+        extractor: "test".into(),
+        added_at_ms: 0,
+    }
+}
+
+fn chunk(doc: &str, ordinal: u32, page: u32, heading: &[&str], text: &str, page_text: &str) -> ChunkRecord {
+    let start = page_text.find(text).map(|b| page_text[..b].chars().count()).unwrap();
+    ChunkRecord {
+        id: format!("{doc}:{ordinal}"),
+        doc_id: doc.into(),
+        ordinal,
+        page_start: page,
+        page_end: page,
+        char_start: u32::try_from(start).unwrap(),
+        char_end: u32::try_from(start + text.chars().count()).unwrap(),
+        heading_path: heading.iter().map(|s| (*s).to_string()).collect(),
+        text: text.into(),
+        tokens: 10,
+        language: "en".into(),
+        vector: Vec::new(),
+    }
+}
+
+fn page(doc: &str, number: u32, text: &str) -> PageRecord {
+    PageRecord {
+        doc_id: doc.into(),
+        number,
+        text: text.into(),
+        provenance: PageProvenance::TextLayer,
+        extractor: "test".into(),
+        error: None,
+    }
+}
+
+async fn matter() -> (FakeStore, FakeEmbedder) {
+    let store = FakeStore::default();
+    let embedder = FakeEmbedder { calls: Mutex::new(0) };
+    let mut chunks = vec![
+        chunk("nda", 0, 1, &["Mutual NDA", "1."], PAGE_1.lines().nth(1).unwrap(), PAGE_1),
+        chunk("nda", 1, 1, &["Mutual NDA", "2."], PAGE_1.lines().nth(2).unwrap(), PAGE_1),
+        chunk("nda", 2, 2, &["Mutual NDA", "3."], PAGE_2.lines().next().unwrap(), PAGE_2),
+        chunk("nda", 3, 2, &["Mutual NDA", "4."], PAGE_2.lines().nth(1).unwrap(), PAGE_2),
+        chunk("law", 0, 1, &["中华人民共和国劳动合同法", "第五十七条"], LAW.lines().next().unwrap(), LAW),
+        chunk("law", 1, 1, &["中华人民共和国劳动合同法", "第五十八条"], LAW.lines().nth(1).unwrap(), LAW),
+    ];
+    for c in &mut chunks {
+        c.vector = embedder.embed(vec![c.text.clone()], EmbedRole::Document).await.unwrap().remove(0).vector;
+    }
+    let nda_chunks: Vec<ChunkRecord> = chunks.iter().filter(|c| c.doc_id == "nda").cloned().collect();
+    let law_chunks: Vec<ChunkRecord> = chunks.iter().filter(|c| c.doc_id == "law").cloned().collect();
+    store
+        .write(vec![
+            DocumentWrite {
+                document: doc("nda", "nda.pdf", "Mutual NDA", "pdf", 2),
+                pages: vec![page("nda", 1, PAGE_1), page("nda", 2, PAGE_2)],
+                chunks: nda_chunks,
+            },
+            DocumentWrite {
+                document: doc("law", "劳动合同法.md", "中华人民共和国劳动合同法", "markdown", 1),
+                pages: vec![page("law", 1, LAW)],
+                chunks: law_chunks,
+            },
+        ])
+        .await
+        .unwrap();
+    (store, embedder)
+}
+
+fn options() -> AskOptions {
+    AskOptions { search_mode: lexdesk_core::store::SearchMode::Text, ..AskOptions::default() }
+}
+
+async fn run(
+    store: &FakeStore,
+    embedder: &FakeEmbedder,
+    generator: &Scripted,
+    question: &str,
+    options: &AskOptions,
+) -> lexdesk_service::answer::Answer {
+    let searcher = Searcher::new(store, Some(embedder)).await.unwrap();
+    let request = AskRequest { question: question.into(), doc: None, history: Vec::new() };
+    let mut streamed = String::new();
+    let mut on_event = |e: AskEvent<'_>| {
+        if let AskEvent::Token(t) = e {
+            streamed.push_str(t);
+        }
+    };
+    let a = ask(&searcher, Some(generator), &request, options, &mut on_event).await.unwrap();
+    if options.mode == AnswerMode::Generate && a.usage.is_some() {
+        assert_eq!(streamed, generator.reply, "every token is streamed");
+    }
+    a
+}
+
+#[tokio::test]
+async fn verified_quotes_carry_page_and_span_and_wrong_pages_are_rejected() {
+    let (store, embedder) = matter().await;
+    // S1 is the reverse-engineering clause on page 1. The first quote is right; the second is
+    // real text of the document but from page 2, attributed to S1; the third is invented.
+    let generator = Scripted::new(
+        "The receiving party may not reverse engineer the software [S1: \"shall not reverse engineer, decompile or disassemble\"]. \
+         The agreement lasts two years [S1: \"remains in force for two (2) years\"]. \
+         It may also sell the prototype [S1: \"may sell any prototype at market price\"].",
+    );
+    let a =
+        run(&store, &embedder, &generator, "Can the receiving party reverse engineer the software?", &options()).await;
+    assert!(!a.abstained, "{a:#?}");
+    assert_eq!(a.citations.len(), 3, "{:#?}", a.citations);
+    let ok = &a.citations[0];
+    assert!(ok.verified);
+    assert_eq!(ok.page, Some(1));
+    let span: String =
+        PAGE_1.chars().skip(ok.start.unwrap() as usize).take((ok.end.unwrap() - ok.start.unwrap()) as usize).collect();
+    assert_eq!(span, "shall not reverse engineer, decompile or disassemble");
+    assert!(!a.citations[1].verified, "a quote from another page is not verified: {:#?}", a.citations[1]);
+    assert_eq!(a.citations[1].problem.as_deref(), Some("QUOTE_NOT_FOUND"));
+    assert!(!a.citations[2].verified);
+    assert_eq!(a.unsupported_claims.len(), 2, "{:#?}", a.unsupported_claims);
+    assert!(a.unsupported_claims[1].contains("sell the prototype"));
+    // The model was told that sources are data.
+    let seen = generator.seen.lock().unwrap();
+    let Prompt::Chat(messages) = &seen[0].prompt else { panic!() };
+    assert!(messages[0].content.contains("not instructions"));
+    assert!(messages.last().unwrap().content.contains("[S1] Mutual NDA, p. 1"));
+}
+
+#[tokio::test]
+async fn unknown_sources_and_bare_markers_are_not_verified() {
+    let (store, embedder) = matter().await;
+    let generator = Scripted::new("It cannot be reverse engineered [S9: \"reverse engineer\"]. Nor decompiled [S1].");
+    let a =
+        run(&store, &embedder, &generator, "Can the receiving party reverse engineer the software?", &options()).await;
+    assert!(a.abstained, "nothing verified: {a:#?}");
+    assert_eq!(a.abstention.as_ref().unwrap().code, "NO_SUPPORTED_CLAIM");
+    assert!(a.draft.as_deref().unwrap().contains("[S9"));
+    // The answer shown is the checked passage, not the draft.
+    assert!(a.answer.contains("shall not reverse engineer"), "{}", a.answer);
+    assert!(a.citations.iter().all(|c| c.verified));
+    assert_eq!(a.unsupported_claims.len(), 2);
+}
+
+#[tokio::test]
+async fn article_numbers_in_arabic_numerals_reach_the_article_and_chinese_prompts() {
+    let (store, embedder) = matter().await;
+    let generator = Scripted::new("注册资本不少于二百万元 [S1: \"注册资本不得少于人民币二百万元\"]。");
+    // Structural matches are part of hybrid search (text and vector modes stay pure rankers).
+    let hybrid = AskOptions::default();
+    let a = run(&store, &embedder, &generator, "劳动合同法第57条规定了什么？", &hybrid).await;
+    assert!(!a.abstained, "{a:#?}");
+    assert!(a.searched.passages[0].structural);
+    assert!(a.citations[0].verified);
+    assert_eq!(a.citations[0].page, None, "Markdown has no pages");
+    let seen = generator.seen.lock().unwrap();
+    let Prompt::Chat(messages) = &seen[0].prompt else { panic!() };
+    assert!(messages[0].content.contains("只能依据"), "a Chinese system prompt");
+}
+
+#[tokio::test]
+async fn unrelated_questions_abstain_without_generating() {
+    let (store, embedder) = matter().await;
+    let generator = Scripted::new("Paris [S1].");
+    let a = run(&store, &embedder, &generator, "What is the capital of France?", &options()).await;
+    assert!(a.abstained);
+    assert_eq!(a.abstention.unwrap().code, "NO_RELEVANT_PASSAGES");
+    assert!(generator.seen.lock().unwrap().is_empty(), "the model is not asked");
+    assert!(a.usage.is_none());
+}
+
+#[tokio::test]
+async fn the_model_saying_the_documents_do_not_answer_is_an_abstention() {
+    let (store, embedder) = matter().await;
+    let generator = Scripted::new("The documents do not address this question.");
+    let a =
+        run(&store, &embedder, &generator, "Can the receiving party reverse engineer the software?", &options()).await;
+    assert!(a.abstained);
+    assert_eq!(a.abstention.unwrap().code, "MODEL_ABSTAINED");
+}
+
+#[tokio::test]
+async fn the_prompt_fits_the_context_by_dropping_the_lowest_ranked_evidence_and_old_turns() {
+    let (store, embedder) = matter().await;
+    let mut generator = Scripted::new("It may not [S1: \"shall not reverse engineer, decompile or disassemble\"].");
+    // Room for the system prompt and about two short passages once 100 tokens are reserved.
+    generator.context = 420;
+    let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
+    let long_turn = Turn { question: "earlier ".repeat(200), answer: "earlier answer".into(), prompt: None };
+    let request = AskRequest {
+        question: "Can the receiving party reverse engineer or terminate the agreement?".into(),
+        doc: None,
+        history: vec![long_turn],
+    };
+    let opts = AskOptions { max_answer_tokens: 100, evidence: 4, ..options() };
+    let a = ask(&searcher, Some(&generator), &request, &opts, &mut |_| {}).await.unwrap();
+    let seen = generator.seen.lock().unwrap();
+    let Prompt::Chat(messages) = &seen[0].prompt else { panic!() };
+    assert!(tokens(&seen[0].prompt) <= 420 - 100, "prompt {} tokens", tokens(&seen[0].prompt));
+    assert!(!messages.iter().any(|m| m.content.starts_with("earlier earlier")), "the old turn went");
+    let in_prompt = a.searched.passages.iter().filter(|p| p.in_prompt).count();
+    let relevant = a.searched.passages.iter().filter(|p| p.relevant).count();
+    assert!(in_prompt >= 1 && in_prompt <= relevant, "{in_prompt} of {relevant}");
+    assert!(a.searched.passages.iter().filter(|p| p.in_prompt).all(|p| p.relevant));
+}
+
+#[tokio::test]
+async fn extractive_mode_needs_no_model() {
+    let (store, embedder) = matter().await;
+    let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
+    let request =
+        AskRequest { question: "When may a party terminate the agreement?".into(), doc: None, history: vec![] };
+    let opts = AskOptions { mode: AnswerMode::Extractive, ..options() };
+    let a = ask::<_, _, Scripted>(&searcher, None, &request, &opts, &mut |_| {}).await.unwrap();
+    assert!(!a.abstained, "{a:#?}");
+    assert!(a.answer.contains("thirty days' written notice"), "{}", a.answer);
+    assert!(a.citations[0].verified);
+    assert_eq!(a.citations[0].page, Some(2));
+}
