@@ -100,6 +100,9 @@ pub struct SearchArgs {
     /// hybrid, vector or text
     #[arg(long, default_value = "hybrid")]
     mode: SearchMode,
+    /// Weight of vector scores in hybrid search, 0–1 (text gets the rest) [default: 0.5]
+    #[arg(long, value_name = "W")]
+    vector_weight: Option<f32>,
     /// Embedding model (must be the one the matter was built with)
     #[arg(long)]
     embed_model: Option<String>,
@@ -410,8 +413,13 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
             }
             let q: BatchQuestion = serde_json::from_str(&line)
                 .map_err(|e| anyhow::anyhow!("{}:{}: not a question line: {e}", batch.display(), n + 1))?;
-            let request =
-                SearchRequest { query: q.question.clone(), mode: args.mode, top_k: args.top_k, doc: q.doc.clone() };
+            let request = SearchRequest {
+                query: q.question.clone(),
+                mode: args.mode,
+                top_k: args.top_k,
+                doc: q.doc.clone(),
+                vector_weight: args.vector_weight,
+            };
             let hits = match searcher.search(&request).await {
                 Ok(h) => h,
                 Err(lexdesk_service::search::SearchError::DocumentNotFound(d)) => {
@@ -436,8 +444,15 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
         return Ok(0);
     }
     let query = args.query.clone().unwrap_or_default();
-    let hits =
-        searcher.search(&SearchRequest { query, mode: args.mode, top_k: args.top_k, doc: args.doc.clone() }).await?;
+    let hits = searcher
+        .search(&SearchRequest {
+            query,
+            mode: args.mode,
+            top_k: args.top_k,
+            doc: args.doc.clone(),
+            vector_weight: args.vector_weight,
+        })
+        .await?;
     if args.json {
         json(out, &hits)?;
     } else if hits.is_empty() {

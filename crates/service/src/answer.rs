@@ -627,6 +627,7 @@ where
             mode: options.search_mode,
             top_k: options.evidence.max(1),
             doc: request.doc.clone(),
+            vector_weight: None,
         })
         .await?;
     let terms = content_terms(question);

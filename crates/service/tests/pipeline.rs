@@ -144,6 +144,7 @@ async fn search_modes_filters_and_errors() {
         mode,
         top_k: 3,
         doc: doc.map(str::to_string),
+        vector_weight: None,
     };
     for mode in [SearchMode::Text, SearchMode::Vector, SearchMode::Hybrid] {
         let hits = searcher.search(&req("reverse engineer", mode, None)).await.unwrap();
