@@ -7,21 +7,11 @@ use std::process::{Command, Stdio};
 
 use assert_cmd::prelude::*;
 use lexdesk_core::store::{ChunkStore, DocumentStatus};
-use lexdesk_e2e::{block_on, lexdesk_bin, models_dir, shared_dir};
+use lexdesk_e2e::{block_on, lexdesk_in, shared_dir, stdout_json};
 use lexdesk_store::{LanceStore, StoreOptions};
 
 fn lexdesk(home: &Path) -> Command {
-    let mut c = Command::new(lexdesk_bin());
-    c.env("LEXDESK_HOME", home)
-        .env("LEXDESK_MODELS_DIR", models_dir())
-        .env_remove("LEXDESK_CHAT_MODEL")
-        .env_remove("LEXDESK_EMBED_MODEL");
-    c
-}
-
-fn stdout_json(c: &mut Command) -> serde_json::Value {
-    let out = c.assert().success().get_output().stdout.clone();
-    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
+    lexdesk_in(home)
 }
 
 fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {

@@ -58,6 +58,28 @@ pub fn lexdesk_bin() -> PathBuf {
     bin
 }
 
+/// A `lexdesk` command on a home of its own, with the test models and no model overrides from
+/// the environment.
+#[must_use]
+pub fn lexdesk_in(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(lexdesk_bin());
+    c.env("LEXDESK_HOME", home)
+        .env("LEXDESK_MODELS_DIR", models_dir())
+        .env_remove("LEXDESK_CHAT_MODEL")
+        .env_remove("LEXDESK_EMBED_MODEL");
+    c
+}
+
+/// Run a command that must succeed and print JSON; its parsed standard output.
+///
+/// # Panics
+/// When it fails or prints something else (with its output in the message).
+pub fn stdout_json(c: &mut std::process::Command) -> serde_json::Value {
+    let out = c.output().expect("the command starts");
+    assert!(out.status.success(), "{c:?} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 /// Gemma 3 270M base Q4_K_M: a real model with no chat template and a multilingual vocabulary.
 #[must_use]
 pub fn base_model() -> PathBuf {

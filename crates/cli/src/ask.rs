@@ -1,6 +1,6 @@
 //! `ask`: a grounded answer over one matter, streamed, with checked citations.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -14,7 +14,7 @@ use lexdesk_service::sessions::{SessionTurn, Sessions};
 
 use crate::Ctx;
 use crate::library::{embedder, matters, open_reader, stored_dimensions};
-use crate::output::{Out, json};
+use crate::output::{Out, Prompter, json};
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -192,29 +192,15 @@ pub async fn chat_matter(
         max_answer_tokens: max_tokens.unwrap_or(defaults.max_answer_tokens).max(16),
         ..defaults
     };
-    let interactive = std::io::stdin().is_terminal();
     eprintln!(
         "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",
         matter.name,
         session.id,
         session.turns.len()
     );
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            eprint!("\n› ");
-        }
-        let Some(line) = lines.next().transpose()? else { break };
-        let question = line.trim();
-        match question {
-            "" => continue,
-            "/quit" | "/exit" => break,
-            _ => {}
-        }
-        if !interactive {
-            out.line(format!("› {question}"))?;
-        }
+    let mut prompter = Prompter::new();
+    while let Some(question) = prompter.next(out)? {
+        let question = question.as_str();
         let request = AskRequest { question: question.to_string(), doc: args.doc.clone(), history: session.history() };
         let mut on_event = |event: AskEvent<'_>| {
             if let AskEvent::Token(t) = event {

@@ -1,7 +1,6 @@
 //! `lexdesk`: the command-line front end. A thin adapter: it parses flags, builds the
 //! configuration, calls the engine and prints. Exit codes are documented in README.md.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -550,7 +549,6 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
     let model =
         ChatModel::load(&path, ctx.options.clone()).await.with_context(|| format!("loading {}", path.display()))?;
     let info = model.info();
-    let interactive = std::io::stdin().is_terminal();
     eprintln!(
         "LexDesk demo chat — {} ({} {}, {} tokens of context, {} threads). /reset starts over, /quit or Ctrl-D ends.",
         info.metadata.name.as_deref().unwrap_or("model"),
@@ -561,28 +559,14 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
     );
     eprintln!("For answers from a matter's documents with verified citations: lexdesk chat --matter NAME.");
     let mut messages = vec![ChatMessage::new(Role::System, args.system.clone())];
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    loop {
-        if interactive {
-            eprint!("\n› ");
+    let mut prompter = output::Prompter::new();
+    while let Some(line) = prompter.next(out)? {
+        if line == "/reset" {
+            messages.truncate(1);
+            eprintln!("(conversation cleared)");
+            continue;
         }
-        let Some(line) = lines.next().transpose()? else { break };
-        let line = line.trim();
-        match line {
-            "" => continue,
-            "/quit" | "/exit" => break,
-            "/reset" => {
-                messages.truncate(1);
-                eprintln!("(conversation cleared)");
-                continue;
-            }
-            _ => {}
-        }
-        if !interactive {
-            out.line(format!("› {line}"))?;
-        }
-        messages.push(ChatMessage::new(Role::User, line));
+        messages.push(ChatMessage::new(Role::User, line.as_str()));
         let request = ctx.request(Prompt::Chat(messages.clone()), &args.sampling);
         match stream_completion(&model, request, out, true).await {
             Ok(c) => {

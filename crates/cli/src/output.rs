@@ -31,6 +31,41 @@ impl Out {
     }
 }
 
+/// The lines a person types at a chat prompt (or pipes in): `› ` is shown on a terminal, empty
+/// lines are skipped, `/quit`, `/exit` and end of input stop; piped questions are echoed so that
+/// the transcript reads like the terminal.
+pub struct Prompter {
+    lines: std::io::Lines<std::io::StdinLock<'static>>,
+    interactive: bool,
+}
+
+impl Prompter {
+    pub fn new() -> Self {
+        use std::io::{BufRead, IsTerminal};
+        Self { lines: std::io::stdin().lock().lines(), interactive: std::io::stdin().is_terminal() }
+    }
+
+    /// The next line, trimmed; `None` at the end.
+    pub fn next(&mut self, out: &mut Out) -> std::io::Result<Option<String>> {
+        loop {
+            if self.interactive {
+                eprint!("\n› ");
+            }
+            let Some(line) = self.lines.next().transpose()? else { return Ok(None) };
+            let line = line.trim();
+            match line {
+                "" => continue,
+                "/quit" | "/exit" => return Ok(None),
+                _ => {}
+            }
+            if !self.interactive {
+                out.line(format!("› {line}"))?;
+            }
+            return Ok(Some(line.to_string()));
+        }
+    }
+}
+
 /// Pretty JSON on its own line.
 pub fn json(out: &mut Out, value: &impl Serialize) -> anyhow::Result<()> {
     out.line(serde_json::to_string_pretty(value)?)?;
