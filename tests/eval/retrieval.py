@@ -125,6 +125,7 @@ def main():
     p.add_argument("--modes", default="text,vector,hybrid")
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set")
+    p.add_argument("--vector-weight", type=float, help="weight of vector scores in hybrid search (lexdesk's default if absent)")
     p.add_argument("--out", help="write the report as JSON here")
     args = p.parse_args()
     shared = Path(args.shared).resolve()
@@ -151,7 +152,8 @@ def main():
             started = time.time()
             proc = run(
                 [args.lexdesk, "--home", args.home, "search", "--matter", SETS[s], "--batch", str(qfile),
-                 "--json", "--top-k", "10", "--mode", mode],
+                 "--json", "--top-k", "10", "--mode", mode]
+                + (["--vector-weight", str(args.vector_weight)] if args.vector_weight is not None and mode == "hybrid" else []),
                 capture_output=True,
                 text=True,
             )

@@ -32,6 +32,11 @@ pub trait Embedder: Send + Sync {
     /// Size of the vectors.
     fn dimensions(&self) -> usize;
 
+    /// The languages the model was trained for (unknown models count as multilingual).
+    fn languages(&self) -> crate::model::EmbedLanguages {
+        crate::model::EmbedLanguages::Multilingual
+    }
+
     /// Embed `texts` (in order), each prefixed as the model family expects for `role`.
     ///
     /// # Errors

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use lexdesk_core::EngineError;
 use lexdesk_core::embed::{EmbedRole, Embedder, Embedding, l2_normalize};
-use lexdesk_core::model::{EmbedPrefixes, LoadOptions, ModelKind, ModelMetadata, Pooling, embed_prefixes};
+use lexdesk_core::model::{
+    EmbedLanguages, EmbedPrefixes, LoadOptions, ModelKind, ModelMetadata, Pooling, embed_languages, embed_prefixes,
+};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -84,6 +86,10 @@ impl EmbeddingModel {
 impl Embedder for EmbeddingModel {
     fn dimensions(&self) -> usize {
         self.info.dimensions
+    }
+
+    fn languages(&self) -> EmbedLanguages {
+        embed_languages(&self.info.metadata.architecture, self.info.metadata.name.as_deref())
     }
 
     async fn embed(&self, texts: Vec<String>, role: EmbedRole) -> Result<Vec<Embedding>, EngineError> {

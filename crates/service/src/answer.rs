@@ -62,14 +62,7 @@ impl Language {
     /// Chinese when at least a fifth of the letters are Han characters.
     #[must_use]
     pub fn detect(text: &str) -> Self {
-        let (mut han, mut letters) = (0usize, 0usize);
-        for c in text.chars().filter(|c| c.is_alphabetic()) {
-            letters += 1;
-            if matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF) {
-                han += 1;
-            }
-        }
-        if letters > 0 && han * 5 >= letters { Self::Zh } else { Self::En }
+        if lexdesk_text::analyze::is_chinese(text) { Self::Zh } else { Self::En }
     }
 }
 
@@ -631,6 +624,8 @@ where
         })
         .await?;
     let terms = content_terms(question);
+    // Cosines from a model that does not know the question's language are noise.
+    let vectors_count = searcher.vectors_understand(question);
     let texts: Vec<String> = hits.iter().map(|h| format!("{}\n{}", h.heading, h.text)).collect();
     let coverages = weighted_coverage(&terms, &texts.iter().map(String::as_str).collect::<Vec<_>>());
     let mut passages: Vec<Passage> = hits
@@ -638,11 +633,10 @@ where
         .zip(coverages)
         .map(|(h, coverage)| {
             let pdf = searcher.document(&h.doc_id).is_some_and(|d| d.format == "pdf");
-            // A high cosine alone is not enough: with an embedder that does not know the
-            // question's language (MiniLM and Chinese) unrelated texts can score high, so the
-            // passage must also share at least one content term with the question.
+            // A high cosine alone is not enough: the passage must also share at least one
+            // content term with the question.
             let relevant = h.structural
-                || (h.vector_score.is_some_and(|v| v >= options.min_vector_score) && coverage > 0.0)
+                || (vectors_count && h.vector_score.is_some_and(|v| v >= options.min_vector_score) && coverage > 0.0)
                 || coverage >= options.min_term_coverage;
             Passage {
                 id: None,

@@ -142,7 +142,9 @@ async fn main() {
 
     let started = Instant::now();
     let mut queries: Vec<(Vec<f32>, String)> = Vec::new();
-    for d in 0..a.chunks.div_ceil(PER_DOC) {
+    let docs = a.chunks.div_ceil(PER_DOC);
+    let per_doc = a.queries.div_ceil(docs).max(1);
+    for d in 0..docs {
         let doc_id = format!("syn-{d:04}");
         let n = PER_DOC.min(a.chunks - d * PER_DOC);
         let chunks: Vec<ChunkRecord> = (0..n)
@@ -165,7 +167,7 @@ async fn main() {
                 }
             })
             .collect();
-        for c in chunks.iter().step_by((n / 8).max(1)).take(a.queries.div_ceil(8).max(1)) {
+        for c in chunks.iter().step_by((n / per_doc).max(1)).take(per_doc) {
             let words: Vec<&str> = c.text.split(' ').skip(5).take(3).collect();
             queries.push((vector_near(&mut rng, &c.vector, 0.3), words.join(" ")));
         }

@@ -54,6 +54,17 @@ pub fn search_text(text: &str) -> String {
     out
 }
 
+/// Whether a text is Chinese: at least a fifth of its letters are Han characters.
+#[must_use]
+pub fn is_chinese(text: &str) -> bool {
+    let (mut han, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        han += usize::from(is_han(c));
+    }
+    letters > 0 && han * 5 >= letters
+}
+
 /// Words too common in questions to say anything about relevance.
 const STOP_EN: &[&str] = &[
     "the",
