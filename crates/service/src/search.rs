@@ -120,6 +120,44 @@ fn names_unit(h: &ScoredChunk, r: &LegalRef) -> bool {
         || h.chunk.text.lines().any(|line| legal_ref::heading_matches(line, r))
 }
 
+/// The version date in a document's file name or title, as statutes' files carry it
+/// (`劳动合同法(2012-12-28).md`).
+fn version_date(d: &DocumentRecord) -> Option<String> {
+    static DATE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"[(（](\d{4}-\d{2}-\d{2})[)）]").expect("valid"));
+    DATE.captures(&d.file_name).or_else(|| DATE.captures(&d.title)).map(|c| c[1].to_string())
+}
+
+/// A long article is stored as several chunks (split at 款 or sentences); as a structural
+/// match it is returned whole: consecutive chunks of one document whose own heading is the unit
+/// become one passage (text joined, page span and end offset extended).
+fn merge_units(sorted: Vec<ScoredChunk>, r: &LegalRef) -> Vec<ScoredChunk> {
+    let own = |h: &ScoredChunk| h.chunk.heading_path.last().is_some_and(|last| legal_ref::heading_matches(last, r));
+    // Each merged passage with the ordinal of the last chunk merged into it.
+    let mut out: Vec<(ScoredChunk, u32)> = Vec::new();
+    for h in sorted {
+        if let Some((prev, last)) = out.last_mut()
+            && own(prev)
+            && own(&h)
+            && prev.chunk.doc_id == h.chunk.doc_id
+            && prev.chunk.heading_path == h.chunk.heading_path
+            && *last + 1 == h.chunk.ordinal
+        {
+            prev.chunk.text.push('\n');
+            prev.chunk.text.push_str(&h.chunk.text);
+            prev.chunk.page_end = h.chunk.page_end;
+            prev.chunk.char_end = h.chunk.char_end;
+            prev.chunk.tokens += h.chunk.tokens;
+            prev.score = prev.score.max(h.score);
+            *last = h.chunk.ordinal;
+            continue;
+        }
+        let ordinal = h.chunk.ordinal;
+        out.push((h, ordinal));
+    }
+    out.into_iter().map(|(h, _)| h).collect()
+}
+
 /// Searches one matter; holds its document list so that batches of queries do not re-read it.
 #[derive(Debug)]
 pub struct Searcher<'a, S, E> {
@@ -291,8 +329,22 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         let narrowed = SearchFilter { doc_ids };
         let mut out: Vec<ScoredChunk> = Vec::new();
         for r in &refs {
-            let candidates = self.store.text_search(&r.label, 100, &narrowed).await?;
-            out.extend(candidates.into_iter().filter(|h| names_unit(h, r)));
+            let mut found: Vec<ScoredChunk> = self
+                .store
+                .text_search(&r.label, 100, &narrowed)
+                .await?
+                .into_iter()
+                .filter(|h| names_unit(h, r))
+                .collect();
+            // The current law first (newest version of the named document), then document order.
+            found.sort_by(|a, b| {
+                let date = |h: &ScoredChunk| self.documents.get(&h.chunk.doc_id).and_then(version_date);
+                date(b)
+                    .cmp(&date(a))
+                    .then_with(|| a.chunk.doc_id.cmp(&b.chunk.doc_id))
+                    .then(a.chunk.ordinal.cmp(&b.chunk.ordinal))
+            });
+            out.extend(merge_units(found, r));
         }
         let mut seen = HashSet::new();
         out.retain(|h| seen.insert(h.chunk.id.clone()));
