@@ -766,9 +766,44 @@ where
         return Ok(a);
     }
     let evidence = &evidence[..used];
-    let mut citations = Vec::new();
+    let (citations, unsupported) = check_claims(&answer_text, evidence, &pages);
+    timings.verification_ms = verify_started.elapsed().as_secs_f64() * 1000.0;
+    timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !citations.iter().any(|c| c.verified) {
+        // The model's text is withheld; the passages themselves, checked, are what can be shown.
+        let (lines, passages) = extractive(evidence, &pages, &searched.terms);
+        let mut a = abstain("NO_SUPPORTED_CLAIM", searched, timings, Some(answer_text), usage);
+        a.prompt = user_prompt;
+        if passages.iter().any(|c| c.verified) {
+            a.answer = format!("{}\n\n{}", extractive_intro(language), lines.join("\n\n"));
+            a.citations = passages;
+        }
+        a.unsupported_claims = unsupported;
+        return Ok(a);
+    }
+    Ok(Answer {
+        answer: answer_text,
+        abstained: false,
+        abstention: None,
+        draft: None,
+        citations,
+        unsupported_claims: unsupported,
+        searched,
+        usage,
+        timings,
+        mode: options.mode,
+        language,
+        prompt: user_prompt,
+    })
+}
+
+/// Resolve every `[S#]` marker of the answer to its passage and check its quote on that
+/// passage's pages. Returns the citations (each distinct source and quote once) and the
+/// sentences without a verified citation.
+fn check_claims(answer: &str, evidence: &[Evidence<'_>], pages: &PageCache) -> (Vec<Citation>, Vec<String>) {
+    let mut citations: Vec<Citation> = Vec::new();
     let mut unsupported = Vec::new();
-    for claim in parse_claims(&answer_text) {
+    for claim in parse_claims(answer) {
         let mut supported = false;
         for marker in &claim.markers {
             let Some(ev) = marker.source.checked_sub(1).and_then(|i| evidence.get(i)) else {
@@ -800,7 +835,7 @@ where
                 }
             };
             supported |= c.verified;
-            if !citations.iter().any(|o: &Citation| o.id == c.id && o.quote == c.quote) {
+            if !citations.iter().any(|o| o.id == c.id && o.quote == c.quote) {
                 citations.push(c);
             }
         }
@@ -808,34 +843,7 @@ where
             unsupported.push(claim.text);
         }
     }
-    timings.verification_ms = verify_started.elapsed().as_secs_f64() * 1000.0;
-    timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !citations.iter().any(|c| c.verified) {
-        // The model's text is withheld; the passages themselves, checked, are what can be shown.
-        let (lines, passages) = extractive(evidence, &pages, &searched.terms);
-        let mut a = abstain("NO_SUPPORTED_CLAIM", searched, timings, Some(answer_text), usage);
-        a.prompt = user_prompt;
-        if passages.iter().any(|c| c.verified) {
-            a.answer = format!("{}\n\n{}", extractive_intro(language), lines.join("\n\n"));
-            a.citations = passages;
-        }
-        a.unsupported_claims = unsupported;
-        return Ok(a);
-    }
-    Ok(Answer {
-        answer: answer_text,
-        abstained: false,
-        abstention: None,
-        draft: None,
-        citations,
-        unsupported_claims: unsupported,
-        searched,
-        usage,
-        timings,
-        mode: options.mode,
-        language,
-        prompt: user_prompt,
-    })
+    (citations, unsupported)
 }
 
 fn extractive_intro(language: Language) -> &'static str {
