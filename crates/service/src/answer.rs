@@ -106,7 +106,7 @@ impl Default for AskOptions {
 }
 
 /// One earlier exchange of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
     /// The question.
     pub question: String,
@@ -115,10 +115,13 @@ pub struct Turn {
     /// The user message as the model saw it (sources and question): sent again unchanged in
     /// follow-ups so that the model's cached prefix is reused.
     pub prompt: Option<String>,
+    /// The sources that message carried, with their labels: a follow-up that finds one of them
+    /// again cites it by the same label instead of sending it twice.
+    pub sources: Vec<Passage>,
 }
 
 /// A question.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AskRequest {
     /// The question.
     pub question: String,
@@ -134,6 +137,12 @@ pub struct Passage {
     /// `S1`, `S2`, … in rank order among the relevant passages; `None` for passages judged
     /// not relevant (never shown to the model).
     pub id: Option<String>,
+    /// The chunk (passages keep their label for the rest of a conversation).
+    #[serde(default)]
+    pub chunk_id: String,
+    /// The document's id.
+    #[serde(default)]
+    pub doc_id: String,
     /// File name.
     pub doc: String,
     /// Path as ingested.
@@ -514,10 +523,43 @@ fn is_assertion(text: &str) -> bool {
     significant >= 6 && !t.ends_with(':') && !t.ends_with('：')
 }
 
-struct Evidence<'h> {
+struct Evidence {
     label: String,
-    hit: &'h SearchHit,
+    hit: SearchHit,
     pdf: bool,
+    /// Sent in this turn's message (not already in the conversation).
+    fresh: bool,
+    /// Retrieved for this question (not only an earlier turn's source).
+    retrieved: bool,
+}
+
+impl Evidence {
+    /// An earlier turn's source, for citations to it (its text is in the conversation already).
+    fn earlier(p: &Passage) -> Option<Self> {
+        let label = p.id.clone()?;
+        let hit = SearchHit {
+            chunk_id: p.chunk_id.clone(),
+            doc_id: p.doc_id.clone(),
+            doc: p.doc.clone(),
+            source: p.source.clone(),
+            title: p.title.clone(),
+            page: p.page.unwrap_or(1),
+            page_end: p.page_end.or(p.page).unwrap_or(1),
+            char_start: 0,
+            char_end: 0,
+            heading: p.heading.clone(),
+            text: String::new(),
+            score: p.score,
+            vector_score: p.vector_score,
+            text_score: None,
+            structural: p.structural,
+        };
+        Some(Self { label, hit, pdf: p.page.is_some(), fresh: false, retrieved: false })
+    }
+}
+
+fn label_number(label: &str) -> usize {
+    label.trim_start_matches('S').parse().unwrap_or(0)
 }
 
 /// Pages loaded and folded once per answer.
@@ -548,7 +590,7 @@ impl PageCache {
     }
 }
 
-fn citation(ev: &Evidence<'_>, quote: String, found: Option<(u32, QuoteMatch)>, quote_given: bool) -> Citation {
+fn citation(ev: &Evidence, quote: String, found: Option<(u32, QuoteMatch)>, quote_given: bool) -> Citation {
     let (page, m) = match found {
         Some((page, m)) => (Some(page), Some(m)),
         None => (None, None),
@@ -640,6 +682,8 @@ where
                 || coverage >= options.min_term_coverage;
             Passage {
                 id: None,
+                chunk_id: h.chunk_id.clone(),
+                doc_id: h.doc_id.clone(),
                 doc: h.doc.clone(),
                 source: h.source.clone(),
                 title: h.title.clone(),
@@ -657,14 +701,24 @@ where
         .collect();
     let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
 
-    // Relevant passages become the evidence, renumbered S1… in rank order.
-    let mut evidence: Vec<Evidence<'_>> = Vec::new();
+    // Relevant passages become the evidence, labelled S1… in rank order; in a follow-up the
+    // conversation's earlier sources keep their labels and new ones continue the numbering.
+    let earlier: Vec<&Passage> = request.history.iter().flat_map(|t| &t.sources).filter(|p| p.id.is_some()).collect();
+    let mut next = earlier.iter().filter_map(|p| p.id.as_deref()).map(label_number).max().unwrap_or(0) + 1;
+    let mut evidence: Vec<Evidence> = Vec::new();
     for (h, p) in hits.iter().zip(passages.iter_mut()) {
-        if p.relevant {
-            let label = format!("S{}", evidence.len() + 1);
-            p.id = Some(label.clone());
-            evidence.push(Evidence { label, hit: h, pdf: p.page.is_some() });
+        if !p.relevant {
+            continue;
         }
+        let (label, fresh) = match earlier.iter().find(|e| !e.chunk_id.is_empty() && e.chunk_id == h.chunk_id) {
+            Some(e) => (e.id.clone().unwrap_or_default(), false),
+            None => {
+                next += 1;
+                (format!("S{}", next - 1), true)
+            }
+        };
+        p.id = Some(label.clone());
+        evidence.push(Evidence { label, hit: h.clone(), pdf: p.page.is_some(), fresh, retrieved: true });
     }
     let mut searched = Searched { query, mode: options.search_mode, doc: request.doc.clone(), terms, passages };
     let mut timings = Timings { retrieval_ms, ..Timings::default() };
@@ -689,10 +743,15 @@ where
         return Ok(abstain("NO_RELEVANT_PASSAGES", searched, timings, None, None));
     }
 
+    for p in &earlier {
+        if !evidence.iter().any(|e| Some(&e.label) == p.id.as_ref()) {
+            evidence.extend(Evidence::earlier(p));
+        }
+    }
     let store = searcher.store();
     let mut pages = PageCache::default();
     for ev in &evidence {
-        pages.load(store, ev.hit).await?;
+        pages.load(store, &ev.hit).await?;
     }
 
     if options.mode == AnswerMode::Extractive {
@@ -725,9 +784,13 @@ where
     }
 
     let generator = generator.ok_or(AskError::NoGenerator)?;
-    let (messages, used) = build_prompt(generator, language, question, &request.history, &evidence, options).await?;
+    let fresh: Vec<&Evidence> = evidence.iter().filter(|e| e.fresh).collect();
+    let (messages, used) = build_prompt(generator, language, question, &request.history, &fresh, options).await?;
+    // Fresh passages the budget left out are not evidence (the model never saw them).
+    let dropped: Vec<String> = fresh[used..].iter().map(|e| e.label.clone()).collect();
+    evidence.retain(|e| !dropped.contains(&e.label));
     for p in &mut searched.passages {
-        p.in_prompt = p.id.as_ref().is_some_and(|id| evidence[..used].iter().any(|e| &e.label == id));
+        p.in_prompt = p.id.as_ref().is_some_and(|id| evidence.iter().any(|e| &e.label == id));
     }
     on_event(AskEvent::Retrieved(&searched));
 
@@ -765,7 +828,7 @@ where
         a.prompt = user_prompt;
         return Ok(a);
     }
-    let evidence = &evidence[..used];
+    let evidence = &evidence;
     let (citations, unsupported) = check_claims(&answer_text, evidence, &pages);
     timings.verification_ms = verify_started.elapsed().as_secs_f64() * 1000.0;
     timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -800,13 +863,13 @@ where
 /// Resolve every `[S#]` marker of the answer to its passage and check its quote on that
 /// passage's pages. Returns the citations (each distinct source and quote once) and the
 /// sentences without a verified citation.
-fn check_claims(answer: &str, evidence: &[Evidence<'_>], pages: &PageCache) -> (Vec<Citation>, Vec<String>) {
+fn check_claims(answer: &str, evidence: &[Evidence], pages: &PageCache) -> (Vec<Citation>, Vec<String>) {
     let mut citations: Vec<Citation> = Vec::new();
     let mut unsupported = Vec::new();
     for claim in parse_claims(answer) {
         let mut supported = false;
         for marker in &claim.markers {
-            let Some(ev) = marker.source.checked_sub(1).and_then(|i| evidence.get(i)) else {
+            let Some(ev) = evidence.iter().find(|e| label_number(&e.label) == marker.source) else {
                 citations.push(Citation {
                     id: format!("S{}", marker.source),
                     doc: String::new(),
@@ -823,10 +886,10 @@ fn check_claims(answer: &str, evidence: &[Evidence<'_>], pages: &PageCache) -> (
                 continue;
             };
             let c = match &marker.quote {
-                Some(q) => citation(ev, q.clone(), pages.check(ev.hit, q), true),
+                Some(q) => citation(ev, q.clone(), pages.check(&ev.hit, q), true),
                 None => {
                     // A sentence copied from its source supports itself.
-                    let found = pages.check(ev.hit, &claim.text).filter(|(_, m)| m.verified());
+                    let found = pages.check(&ev.hit, &claim.text).filter(|(_, m)| m.verified());
                     if found.is_some() {
                         citation(ev, claim.text.clone(), found, true)
                     } else {
@@ -857,12 +920,12 @@ fn extractive_intro(language: Language) -> &'static str {
 
 /// The best passages themselves: for each of the first three, the excerpt that shares most
 /// terms with the question, checked against its page like any quote.
-fn extractive(evidence: &[Evidence<'_>], pages: &PageCache, terms: &[String]) -> (Vec<String>, Vec<Citation>) {
+fn extractive(evidence: &[Evidence], pages: &PageCache, terms: &[String]) -> (Vec<String>, Vec<Citation>) {
     let mut lines = Vec::new();
     let mut citations = Vec::new();
-    for ev in evidence.iter().take(3) {
+    for ev in evidence.iter().filter(|e| e.retrieved).take(3) {
         let quote = best_excerpt(&ev.hit.text, terms);
-        let found = pages.check(ev.hit, &quote);
+        let found = pages.check(&ev.hit, &quote);
         let c = citation(ev, quote.clone(), found, true);
         let place = match c.page {
             Some(p) => format!("{}, p. {p}", ev.hit.title),
@@ -882,7 +945,7 @@ async fn build_prompt<G: Generator>(
     language: Language,
     question: &str,
     history: &[Turn],
-    evidence: &[Evidence<'_>],
+    evidence: &[&Evidence],
     options: &AskOptions,
 ) -> Result<(Vec<ChatMessage>, usize), AskError> {
     let context = generator.context_length();
@@ -901,7 +964,7 @@ async fn build_prompt<G: Generator>(
                     Some(n) if i == 0 => ev.hit.text.chars().take(n).collect(),
                     _ => ev.hit.text.clone(),
                 };
-                source_block(&ev.label, ev.hit, ev.pdf, &text)
+                source_block(&ev.label, &ev.hit, ev.pdf, &text)
             })
             .collect();
         let mut messages = vec![ChatMessage::new(Role::System, system.clone())];
@@ -920,6 +983,9 @@ async fn build_prompt<G: Generator>(
             first_turn += 1;
         } else if used > 1 {
             used -= 1;
+        } else if evidence.is_empty() {
+            // Nothing new to send and the conversation alone is too long.
+            return Err(AskError::PromptTooLarge { context, reserved });
         } else {
             let current = last_len.unwrap_or_else(|| evidence[0].hit.text.chars().count());
             if current < 64 {

@@ -57,6 +57,7 @@ impl ChatSession {
                 // What the model itself said (its draft when the answer abstained): the cached prefix.
                 answer: t.answer.draft.clone().unwrap_or_else(|| t.answer.answer.clone()),
                 prompt: t.prompt.clone(),
+                sources: t.answer.searched.passages.iter().filter(|p| p.in_prompt && p.id.is_some()).cloned().collect(),
             })
             .collect()
     }

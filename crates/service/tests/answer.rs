@@ -274,7 +274,8 @@ async fn the_prompt_fits_the_context_by_dropping_the_lowest_ranked_evidence_and_
     // Room for the system prompt and about two short passages once 100 tokens are reserved.
     generator.context = 420;
     let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
-    let long_turn = Turn { question: "earlier ".repeat(200), answer: "earlier answer".into(), prompt: None };
+    let long_turn =
+        Turn { question: "earlier ".repeat(200), answer: "earlier answer".into(), prompt: None, sources: vec![] };
     let request = AskRequest {
         question: "Can the receiving party reverse engineer or terminate the agreement?".into(),
         doc: None,
@@ -304,4 +305,66 @@ async fn extractive_mode_needs_no_model() {
     assert!(a.answer.contains("thirty days' written notice"), "{}", a.answer);
     assert!(a.citations[0].verified);
     assert_eq!(a.citations[0].page, Some(2));
+}
+
+#[tokio::test]
+async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
+    let (store, embedder) = matter().await;
+    let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
+    let first_gen = Scripted::new("It may not [S1: \"shall not reverse engineer, decompile or disassemble\"].");
+    let first = AskRequest {
+        question: "Can the receiving party reverse engineer the software?".into(),
+        doc: None,
+        history: vec![],
+    };
+    let a1 = ask(&searcher, Some(&first_gen), &first, &options(), &mut |_| {}).await.unwrap();
+    assert!(!a1.abstained, "{a1:#?}");
+    let s1_chunk = a1.searched.passages.iter().find(|p| p.id.as_deref() == Some("S1")).unwrap().chunk_id.clone();
+    let turn = Turn {
+        question: first.question.clone(),
+        answer: first_gen.reply.clone(),
+        prompt: a1.prompt.clone(),
+        sources: a1.searched.passages.iter().filter(|p| p.in_prompt).cloned().collect(),
+    };
+    let earlier = turn.sources.len();
+
+    // The follow-up finds the same clause again: it keeps S1, is not sent again, and may be cited
+    // by that label.
+    let second_gen = Scripted::new("Nor decompile it [S1: \"shall not reverse engineer, decompile or disassemble\"].");
+    let second = AskRequest {
+        question: "May the receiving party decompile or disassemble the software?".into(),
+        doc: None,
+        history: vec![turn.clone()],
+    };
+    let a2 = ask(&searcher, Some(&second_gen), &second, &options(), &mut |_| {}).await.unwrap();
+    let again = a2.searched.passages.iter().find(|p| p.chunk_id == s1_chunk).unwrap();
+    assert_eq!(again.id.as_deref(), Some("S1"));
+    {
+        let seen = second_gen.seen.lock().unwrap();
+        let Prompt::Chat(messages) = &seen[0].prompt else { panic!() };
+        assert!(!messages.last().unwrap().content.contains("[S1]"), "S1 is already in the conversation");
+        assert_eq!(messages[1].content, a1.prompt.clone().unwrap(), "the first turn is resent unchanged");
+    }
+    assert!(a2.citations.iter().any(|c| c.id == "S1" && c.verified), "{:#?}", a2.citations);
+
+    // A new topic: its passages are numbered after the conversation's sources.
+    let third_gen =
+        Scripted::new("On notice [S9: \"Either party may terminate this Agreement on thirty days' written notice\"].");
+    let third = AskRequest {
+        question: "When may either party terminate the agreement on written notice?".into(),
+        doc: None,
+        history: vec![turn],
+    };
+    let a3 = ask(&searcher, Some(&third_gen), &third, &options(), &mut |_| {}).await.unwrap();
+    let labels: Vec<usize> = a3
+        .searched
+        .passages
+        .iter()
+        .filter(|p| p.chunk_id != s1_chunk)
+        .filter_map(|p| p.id.as_deref())
+        .map(|id| id[1..].parse().unwrap())
+        .collect();
+    assert!(!labels.is_empty() && labels.iter().all(|&n| n > earlier), "{labels:?} after {earlier}");
+    // S9 does not exist: nothing the model said is verified, so the answer abstains.
+    assert_eq!(a3.abstention.map(|a| a.code).as_deref(), Some("NO_SUPPORTED_CLAIM"));
 }
