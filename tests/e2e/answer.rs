@@ -189,3 +189,24 @@ fn chat_sessions_are_saved_reused_and_exported() {
     let list = stdout_json(lexdesk(home).args(["session", "list", "--matter", "M", "--json"]));
     assert!(list.as_array().unwrap().iter().all(|s| s["id"] != id));
 }
+
+#[test]
+fn the_demo_matter_answers_from_its_documents() {
+    // What `installers/dev/run.sh` does before opening the chat.
+    let home = tempfile::tempdir().unwrap();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo");
+    lexdesk(home.path()).args(["ingest", "--matter", "Demo", "--json"]).arg(&demo).assert().success();
+    for (question, doc, words) in [
+        ("How much notice is needed to terminate the NDA?", "mutual-nda-sample.md", "thirty (30) days' written notice"),
+        ("试用期的工资是多少？", "劳动合同示例.md", "试用期月工资为人民币一万六千元"),
+    ] {
+        let a = stdout_json(
+            lexdesk(home.path()).args(["ask", "--matter", "Demo", "--mode", "extractive", "--json"]).arg(question),
+        );
+        assert_eq!(a["abstained"], false, "{question}: {a:#}");
+        let c = &a["citations"][0];
+        assert_eq!(c["doc"], doc, "{question}: {a:#}");
+        assert_eq!(c["verified"], true, "{question}: {a:#}");
+        assert!(c["quote"].as_str().unwrap().contains(words), "{question}: {a:#}");
+    }
+}

@@ -136,8 +136,26 @@ const STOP_EN: &[&str] = &[
     "then",
     "such",
     "between",
+    "much",
+    "many",
+    "need",
+    "needed",
+    "tell",
+    "explain",
+    "please",
 ];
 const STOP_ZH: &[&str] = &[
+    "多少",
+    "多久",
+    "多长",
+    "几个",
+    "哪里",
+    "何时",
+    "什么时候",
+    "是不是",
+    "能否",
+    "可否",
+    "请问",
     "什么",
     "怎么",
     "怎样",
@@ -213,7 +231,8 @@ pub fn term_coverage(terms: &[String], text: &str) -> f32 {
 /// For each passage, the IDF-weighted share of `terms` it contains, with document frequencies
 /// taken over the passages themselves: a term every passage contains (`party` in an NDA) says
 /// little, a term only one contains (`reverse`) says much, and a term none contains (`France`)
-/// weighs most, lowering every passage's share. 0 for all when there are no terms.
+/// weighs as much as that, lowering every passage's share (no more: an odd word in a question
+/// must not outweigh the words a passage does match). 0 for all when there are no terms.
 #[must_use]
 pub fn weighted_coverage(terms: &[String], passages: &[&str]) -> Vec<f32> {
     let lower: Vec<String> = passages.iter().map(|p| p.to_lowercase()).collect();
@@ -226,7 +245,7 @@ pub fn weighted_coverage(terms: &[String], passages: &[&str]) -> Vec<f32> {
         .map(|row| {
             #[allow(clippy::cast_precision_loss)]
             let df = row.iter().filter(|&&b| b).count() as f32;
-            ((n + 1.0) / (df + 0.5)).ln()
+            ((n + 1.0) / (df.max(1.0) + 0.5)).ln()
         })
         .collect();
     let total: f32 = weights.iter().sum();
