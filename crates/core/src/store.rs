@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorCode;
 
 /// Whether a document made it into the index.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentStatus {
@@ -46,6 +47,7 @@ impl DocumentStatus {
 }
 
 /// One document of a matter.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentRecord {
     /// Lower-case hex SHA-256 of the file's bytes: the same content is never stored twice.
@@ -79,6 +81,7 @@ pub struct DocumentRecord {
 }
 
 /// Where a page's text came from.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum PageProvenance {
@@ -149,6 +152,7 @@ pub struct ChunkRecord {
 }
 
 /// How to search.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
@@ -191,6 +195,7 @@ pub struct ScoredChunk {
 }
 
 /// What a store knows about its vector index.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VectorIndexState {
     /// Rows in the chunks table.

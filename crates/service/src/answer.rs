@@ -16,7 +16,9 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::{ChatMessage, GenerateRequest, GenerationEvent, Generator, Prompt, Role, Sampling, Usage};
+use lexdesk_core::generate::{
+    CancelToken, ChatMessage, GenerateRequest, GenerationEvent, Generator, Prompt, Role, Sampling, Usage,
+};
 use lexdesk_core::store::{ChunkStore, SearchMode, StoreError};
 use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_text::analyze::{content_terms, term_coverage, weighted_coverage};
@@ -27,6 +29,7 @@ use crate::cite::{self, FoldedPage, QuoteMatch};
 use crate::search::{SearchError, SearchHit, SearchRequest, Searcher};
 
 /// Generated answer with citations, or the best passages alone.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerMode {
@@ -49,6 +52,7 @@ impl std::str::FromStr for AnswerMode {
 }
 
 /// The language of a question (and of the prompt and answer).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Language {
@@ -129,9 +133,13 @@ pub struct AskRequest {
     pub doc: Option<String>,
     /// Earlier turns of the conversation, oldest first.
     pub history: Vec<Turn>,
+    /// Stops generation before the next token (the Stop button); what was generated so far is
+    /// checked like any answer and marked [`Answer::stopped`].
+    pub cancel: CancelToken,
 }
 
 /// A retrieved passage as the answer shows it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Passage {
     /// `S1`, `S2`, … in rank order among the relevant passages; `None` for passages judged
@@ -171,6 +179,7 @@ pub struct Passage {
 }
 
 /// What was searched, shown with every answer (and instead of one when abstaining).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Searched {
     /// The retrieval query (the question, with the previous one for follow-ups).
@@ -186,6 +195,7 @@ pub struct Searched {
 }
 
 /// A citation, resolved and checked.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Citation {
     /// `S1`, …
@@ -213,6 +223,7 @@ pub struct Citation {
 }
 
 /// Why an answer abstains.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Abstention {
     /// `NO_RELEVANT_PASSAGES`, `MODEL_ABSTAINED` or `NO_SUPPORTED_CLAIM`.
@@ -222,6 +233,7 @@ pub struct Abstention {
 }
 
 /// Time spent, in milliseconds.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default)]
 pub struct Timings {
     /// Retrieval (query embedding and searches).
@@ -237,6 +249,7 @@ pub struct Timings {
 }
 
 /// A finished answer.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Answer {
     /// The answer as shown: the model's text with its `[S#]` markers, the extractive passages, or
@@ -263,6 +276,9 @@ pub struct Answer {
     pub mode: AnswerMode,
     /// Question language.
     pub language: Language,
+    /// Generation was stopped by the user before it finished.
+    #[serde(default)]
+    pub stopped: bool,
     /// The user message sent to the model (generate mode), for [`Turn::prompt`].
     #[serde(skip)]
     pub prompt: Option<String>,
@@ -735,6 +751,7 @@ where
         timings,
         mode: options.mode,
         language,
+        stopped: false,
         prompt: None,
     };
     if evidence.is_empty() {
@@ -779,6 +796,7 @@ where
             timings,
             mode: options.mode,
             language,
+            stopped: false,
             prompt: None,
         });
     }
@@ -804,9 +822,16 @@ where
     })?;
     let mut text = String::new();
     let mut usage = None;
+    let mut stopped = false;
     while let Some(event) = stream.next().await {
+        if !stopped && request.cancel.is_cancelled() {
+            // The generator ends the stream with `Done` (finish reason `Cancelled`) before its next token.
+            stream.cancel_token().cancel();
+            stopped = true;
+        }
         match event? {
             GenerationEvent::Started { .. } => {}
+            GenerationEvent::Token { .. } if stopped => {}
             GenerationEvent::Token { text: piece } => {
                 if timings.first_token_ms.is_none() {
                     timings.first_token_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -826,6 +851,7 @@ where
         timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut a = abstain("MODEL_ABSTAINED", searched, timings, Some(answer_text), usage);
         a.prompt = user_prompt;
+        a.stopped = stopped;
         return Ok(a);
     }
     let evidence = &evidence;
@@ -837,6 +863,7 @@ where
         let (lines, passages) = extractive(evidence, &pages, &searched.terms);
         let mut a = abstain("NO_SUPPORTED_CLAIM", searched, timings, Some(answer_text), usage);
         a.prompt = user_prompt;
+        a.stopped = stopped;
         if passages.iter().any(|c| c.verified) {
             a.answer = format!("{}\n\n{}", extractive_intro(language), lines.join("\n\n"));
             a.citations = passages;
@@ -856,6 +883,7 @@ where
         timings,
         mode: options.mode,
         language,
+        stopped,
         prompt: user_prompt,
     })
 }

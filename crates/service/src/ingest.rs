@@ -57,6 +57,7 @@ impl IngestOptions {
 }
 
 /// What happened to one file.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum FileOutcome {
@@ -95,6 +96,7 @@ pub enum FileOutcome {
 }
 
 /// Progress of a run, in order.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum IngestEvent {
@@ -155,6 +157,7 @@ pub enum IngestEvent {
 }
 
 /// The result of a run.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IngestSummary {
     /// Files looked at.
@@ -190,6 +193,7 @@ pub struct IngestSummary {
 }
 
 /// A file that failed.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailedFile {
     /// The file.

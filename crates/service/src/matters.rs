@@ -11,6 +11,7 @@ const MANIFEST: &str = "matter.toml";
 const MAX_NAME_CHARS: usize = 120;
 
 /// A matter.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Matter {
     /// Stable id (the folder name).

@@ -14,6 +14,7 @@ use crate::answer::{Answer, Turn};
 use crate::matters::now_ms;
 
 /// One question and its answer.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionTurn {
     /// The question as asked.
@@ -32,6 +33,7 @@ pub struct SessionTurn {
 }
 
 /// A conversation over one matter.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSession {
     /// Stable id (UUID v7: sorts by creation time).
@@ -316,6 +318,7 @@ mod tests {
             timings: Timings::default(),
             mode: AnswerMode::Generate,
             language: Language::En,
+            stopped: false,
             prompt: None,
         }
     }

@@ -169,7 +169,7 @@ async fn run(
     options: &AskOptions,
 ) -> lexdesk_service::answer::Answer {
     let searcher = Searcher::new(store, Some(embedder)).await.unwrap();
-    let request = AskRequest { question: question.into(), doc: None, history: Vec::new() };
+    let request = AskRequest { question: question.into(), doc: None, history: Vec::new(), ..AskRequest::default() };
     let mut streamed = String::new();
     let mut on_event = |e: AskEvent<'_>| {
         if let AskEvent::Token(t) = e {
@@ -280,6 +280,7 @@ async fn the_prompt_fits_the_context_by_dropping_the_lowest_ranked_evidence_and_
         question: "Can the receiving party reverse engineer or terminate the agreement?".into(),
         doc: None,
         history: vec![long_turn],
+        ..AskRequest::default()
     };
     let opts = AskOptions { max_answer_tokens: 100, evidence: 4, ..options() };
     let a = ask(&searcher, Some(&generator), &request, &opts, &mut |_| {}).await.unwrap();
@@ -297,8 +298,12 @@ async fn the_prompt_fits_the_context_by_dropping_the_lowest_ranked_evidence_and_
 async fn extractive_mode_needs_no_model() {
     let (store, embedder) = matter().await;
     let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
-    let request =
-        AskRequest { question: "When may a party terminate the agreement?".into(), doc: None, history: vec![] };
+    let request = AskRequest {
+        question: "When may a party terminate the agreement?".into(),
+        doc: None,
+        history: vec![],
+        ..AskRequest::default()
+    };
     let opts = AskOptions { mode: AnswerMode::Extractive, ..options() };
     let a = ask::<_, _, Scripted>(&searcher, None, &request, &opts, &mut |_| {}).await.unwrap();
     assert!(!a.abstained, "{a:#?}");
@@ -316,6 +321,7 @@ async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
         question: "Can the receiving party reverse engineer the software?".into(),
         doc: None,
         history: vec![],
+        ..AskRequest::default()
     };
     let a1 = ask(&searcher, Some(&first_gen), &first, &options(), &mut |_| {}).await.unwrap();
     assert!(!a1.abstained, "{a1:#?}");
@@ -335,6 +341,7 @@ async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
         question: "May the receiving party decompile or disassemble the software?".into(),
         doc: None,
         history: vec![turn.clone()],
+        ..AskRequest::default()
     };
     let a2 = ask(&searcher, Some(&second_gen), &second, &options(), &mut |_| {}).await.unwrap();
     let again = a2.searched.passages.iter().find(|p| p.chunk_id == s1_chunk).unwrap();
@@ -354,6 +361,7 @@ async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
         question: "When may either party terminate the agreement on written notice?".into(),
         doc: None,
         history: vec![turn],
+        ..AskRequest::default()
     };
     let a3 = ask(&searcher, Some(&third_gen), &third, &options(), &mut |_| {}).await.unwrap();
     let labels: Vec<usize> = a3

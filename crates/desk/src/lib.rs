@@ -1,0 +1,585 @@
+//! `lexdesk-desk`: LexDesk's application handle. One [`Desk`] per process holds the data
+//! directory, the configuration, the loaded models (each on its own engine thread) and the
+//! per-matter ingestion queue, and offers the operations the front ends need — matters,
+//! documents, ingestion with progress, page text, grounded answers, chat sessions, settings
+//! and the hardware summary — over the real engine (`lexdesk-engine`) and store
+//! (`lexdesk-store`).
+//!
+//! Front ends stay thin: the desktop shell's commands are a line or two each over this crate.
+//! No Tauri, HTTP or JSON wire formats here; the types are plain serde data (with
+//! `specta::Type` behind the `specta` feature so the shell can generate TypeScript bindings).
+
+mod error;
+mod types;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use lexdesk_core::config::{self, Config, Home};
+use lexdesk_core::embed::Embedder;
+use lexdesk_core::generate::CancelToken;
+use lexdesk_core::model::LoadOptions;
+use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus};
+use lexdesk_engine::{ChatModel, EmbeddingModel};
+use lexdesk_ingest::extract::ExtractConfig;
+use lexdesk_ingest::pdf::WorkerConfig;
+use lexdesk_service::answer::{AnswerMode, AskEvent, AskOptions, AskRequest, Searched, ask};
+use lexdesk_service::ingest::{IngestEvent, IngestOptions, IngestSummary};
+use lexdesk_service::matters::now_ms;
+use lexdesk_service::search::Searcher;
+use lexdesk_service::sessions::{ChatSession, SessionTurn, Sessions};
+use lexdesk_service::{Matter, Matters};
+use lexdesk_store::{LanceStore, StoreOptions};
+
+pub use error::DeskError;
+pub use types::{
+    AskParams, AskResult, ExportFormat, Hardware, ModelChoice, PageView, SessionSummary, Settings, SettingsUpdate,
+};
+
+/// The name of the matter the first run fills with the sample documents.
+pub const DEMO_MATTER: &str = "Demo";
+
+/// How to start a [`Desk`].
+#[derive(Debug, Clone)]
+pub struct DeskOptions {
+    /// The data directory; `None` = `LEXDESK_HOME`, else the OS application-data directory.
+    pub home: Option<PathBuf>,
+    /// The program that runs PDF extraction workers (`PROGRAM worker extract-pdf FILE`): the
+    /// front end's own executable.
+    pub worker_program: PathBuf,
+}
+
+/// What an answer reports while it is produced.
+#[derive(Debug)]
+pub enum AnswerProgress<'a> {
+    /// Retrieval is done: the passages searched and which are evidence.
+    Retrieved(&'a Searched),
+    /// Generated text.
+    Token(&'a str),
+}
+
+/// A loaded model and the file it came from.
+#[derive(Debug, Clone)]
+struct Loaded<M> {
+    path: PathBuf,
+    options: LoadOptions,
+    model: M,
+}
+
+/// The application handle. Cheap to share (`Arc<Desk>`); every method takes `&self`.
+#[derive(Debug)]
+pub struct Desk {
+    home: Home,
+    config: RwLock<Config>,
+    matters: Matters,
+    worker_program: PathBuf,
+    chat: tokio::sync::Mutex<Option<Loaded<ChatModel>>>,
+    embedder: tokio::sync::Mutex<Option<Loaded<EmbeddingModel>>>,
+    /// One ingestion at a time per matter (the store allows one writer); later ones wait.
+    ingest_queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Concurrent first-run calls prepare the demo once.
+    demo: tokio::sync::Mutex<()>,
+}
+
+impl Desk {
+    /// Open the data directory (created if needed) and read `config.toml`.
+    ///
+    /// # Errors
+    /// No data directory can be determined or created, or the configuration is invalid.
+    pub fn open(options: DeskOptions) -> Result<Self, DeskError> {
+        let home = Home::resolve(options.home.as_deref())?;
+        std::fs::create_dir_all(home.matters_dir()).map_err(|e| DeskError::io(home.matters_dir(), &e))?;
+        let config = Config::load(&home)?;
+        Ok(Self {
+            matters: Matters::new(home.matters_dir()),
+            home,
+            config: RwLock::new(config),
+            worker_program: options.worker_program,
+            chat: tokio::sync::Mutex::new(None),
+            embedder: tokio::sync::Mutex::new(None),
+            ingest_queues: Mutex::new(HashMap::new()),
+            demo: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn home(&self) -> &Path {
+        self.home.root()
+    }
+
+    fn config(&self) -> Config {
+        self.config.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    // --- matters -------------------------------------------------------------------------------
+
+    /// Matters, by name.
+    ///
+    /// # Errors
+    /// The matters folder cannot be read.
+    pub fn matters(&self) -> Result<Vec<Matter>, DeskError> {
+        Ok(self.matters.list()?)
+    }
+
+    /// Create a matter.
+    ///
+    /// # Errors
+    /// Empty or duplicate name, or the folder cannot be written.
+    pub fn create_matter(&self, name: &str) -> Result<Matter, DeskError> {
+        Ok(self.matters.create(name)?)
+    }
+
+    /// Rename a matter (its data does not move).
+    ///
+    /// # Errors
+    /// Unknown matter, empty or duplicate name.
+    pub fn rename_matter(&self, matter_id: &str, name: &str) -> Result<Matter, DeskError> {
+        Ok(self.matters.rename(matter_id, name)?)
+    }
+
+    /// Delete a matter with its documents and chats.
+    ///
+    /// # Errors
+    /// Unknown matter, or documents are being added to it.
+    pub fn delete_matter(&self, matter_id: &str) -> Result<(), DeskError> {
+        self.matters.delete(matter_id)?;
+        Ok(())
+    }
+
+    fn matter(&self, matter_id: &str) -> Result<Matter, DeskError> {
+        Ok(self.matters.find(matter_id)?)
+    }
+
+    /// The demo matter: created from `demo_dir` (the sample documents) the first time, found
+    /// by name afterwards. Returns `None` when `demo_dir` is missing, or when the demo was
+    /// prepared once and has since been deleted (a deleted demo stays deleted).
+    ///
+    /// # Errors
+    /// Creating or ingesting failed.
+    pub async fn ensure_demo(
+        &self,
+        demo_dir: Option<&Path>,
+        on_event: impl FnMut(IngestEvent) + Send,
+    ) -> Result<Option<Matter>, DeskError> {
+        let _once = self.demo.lock().await;
+        match self.matters.find(DEMO_MATTER) {
+            Ok(m) => return Ok(Some(m)),
+            Err(lexdesk_service::MatterError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let marker = self.home.root().join(".demo-prepared");
+        let Some(dir) = demo_dir.filter(|d| d.is_dir() && !marker.exists()) else { return Ok(None) };
+        let matter = self.create_matter(DEMO_MATTER)?;
+        std::fs::write(&marker, b"").map_err(|e| DeskError::io(marker.clone(), &e))?;
+        self.ingest(&matter.id, vec![dir.to_path_buf()], &CancelToken::new(), on_event).await?;
+        Ok(Some(matter))
+    }
+
+    // --- models --------------------------------------------------------------------------------
+
+    fn load_options(&self) -> LoadOptions {
+        self.config().load_options()
+    }
+
+    fn model_path(&self, kind: &'static str, name: &str) -> Result<PathBuf, DeskError> {
+        Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
+    }
+
+    async fn embedding_model(&self) -> Result<EmbeddingModel, DeskError> {
+        let path = self.model_path("embedding", &self.config().models.embed)?;
+        let options = self.load_options();
+        let mut slot = self.embedder.lock().await;
+        if let Some(l) = slot.as_ref().filter(|l| l.path == path && l.options == options) {
+            return Ok(l.model.clone());
+        }
+        *slot = None;
+        let model = EmbeddingModel::load(&path, options.clone()).await?;
+        *slot = Some(Loaded { path, options, model: model.clone() });
+        Ok(model)
+    }
+
+    async fn chat_model(&self) -> Result<ChatModel, DeskError> {
+        let path = self.model_path("chat", &self.config().models.chat)?;
+        let options = self.load_options();
+        let mut slot = self.chat.lock().await;
+        if let Some(l) = slot.as_ref().filter(|l| l.path == path && l.options == options) {
+            return Ok(l.model.clone());
+        }
+        // Free the old model's memory before loading the next.
+        *slot = None;
+        let model = ChatModel::load(&path, options.clone()).await?;
+        *slot = Some(Loaded { path, options, model: model.clone() });
+        Ok(model)
+    }
+
+    // --- documents -----------------------------------------------------------------------------
+
+    async fn reader(&self, matter: &Matter) -> Result<Option<LanceStore>, DeskError> {
+        let Some(dims) = LanceStore::stored_dimensions(&matter.store_dir()).await? else { return Ok(None) };
+        Ok(Some(LanceStore::open(&matter.store_dir(), dims, StoreOptions::default()).await?))
+    }
+
+    /// A matter's documents (indexed, failed with their reason, or being ingested), newest first.
+    ///
+    /// # Errors
+    /// Unknown matter, or the store cannot be read.
+    pub async fn documents(&self, matter_id: &str) -> Result<Vec<DocumentRecord>, DeskError> {
+        let matter = self.matter(matter_id)?;
+        let Some(store) = self.reader(&matter).await? else { return Ok(Vec::new()) };
+        let mut docs = store.documents().await?;
+        docs.sort_by(|a, b| b.added_at_ms.cmp(&a.added_at_ms).then_with(|| a.file_name.cmp(&b.file_name)));
+        Ok(docs)
+    }
+
+    fn ingest_queue(&self, matter_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut queues = self.ingest_queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.entry(matter_id.to_string()).or_default().clone()
+    }
+
+    /// Add files and folders (recursively) to a matter: extract (PDFs in worker processes, OCR
+    /// for scans), chunk, embed and index them. A file that fails is recorded with its reason
+    /// and never stops the others. Runs for the same matter wait for each other.
+    ///
+    /// # Errors
+    /// Unknown matter, a path that does not exist, the embedding model or the store failed.
+    pub async fn ingest(
+        &self,
+        matter_id: &str,
+        paths: Vec<PathBuf>,
+        cancel: &CancelToken,
+        on_event: impl FnMut(IngestEvent) + Send,
+    ) -> Result<IngestSummary, DeskError> {
+        let matter = self.matter(matter_id)?;
+        let paths = validate_inputs(paths)?;
+        let queue = self.ingest_queue(&matter.id);
+        let _turn = queue.lock().await;
+        let config = self.config();
+        let tokenizer = self.model_path("tokenizer", &config.models.embed_tokenizer)?;
+        let counter = Arc::new(
+            lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)
+                .map_err(|e| DeskError::Tokenizer { path: tokenizer.clone(), message: e.to_string() })?,
+        );
+        let embedder = self.embedding_model().await?;
+        let store =
+            LanceStore::open_writer(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
+        let options = IngestOptions::new(ExtractConfig {
+            worker: WorkerConfig::lexdesk(self.worker_program.clone()),
+            ocr: lexdesk_ingest::ocr::Ocr::detect(),
+        });
+        Ok(lexdesk_service::ingest::ingest(&store, &embedder, counter, &paths, &options, cancel, on_event).await?)
+    }
+
+    /// Ingest a failed document again from the path it was added from.
+    ///
+    /// # Errors
+    /// Unknown matter or document, the file is gone, or as [`Self::ingest`].
+    pub async fn retry_document(
+        &self,
+        matter_id: &str,
+        doc_id: &str,
+        cancel: &CancelToken,
+        on_event: impl FnMut(IngestEvent) + Send,
+    ) -> Result<IngestSummary, DeskError> {
+        let doc = self.document(matter_id, doc_id).await?;
+        self.ingest(matter_id, vec![PathBuf::from(&doc.source_path)], cancel, on_event).await
+    }
+
+    async fn document(&self, matter_id: &str, doc_id: &str) -> Result<DocumentRecord, DeskError> {
+        self.documents(matter_id)
+            .await?
+            .into_iter()
+            .find(|d| d.id == doc_id)
+            .ok_or_else(|| DeskError::DocumentNotFound(doc_id.to_string()))
+    }
+
+    /// Remove a document with its pages and chunks.
+    ///
+    /// # Errors
+    /// Unknown matter or document, or documents are being added to the matter.
+    pub async fn remove_document(&self, matter_id: &str, doc_id: &str) -> Result<(), DeskError> {
+        let matter = self.matter(matter_id)?;
+        let queue = self.ingest_queue(&matter.id);
+        let _turn = queue.lock().await;
+        let Some(dims) = LanceStore::stored_dimensions(&matter.store_dir()).await? else {
+            return Err(DeskError::DocumentNotFound(doc_id.to_string()));
+        };
+        let store = LanceStore::open_writer(&matter.store_dir(), dims, StoreOptions::default()).await?;
+        if !store.delete_document(doc_id).await? {
+            return Err(DeskError::DocumentNotFound(doc_id.to_string()));
+        }
+        store.optimize().await?;
+        Ok(())
+    }
+
+    /// One page of a document as stored: the text citations are checked against.
+    ///
+    /// # Errors
+    /// Unknown matter, document or page.
+    pub async fn page(&self, matter_id: &str, doc_id: &str, number: u32) -> Result<PageView, DeskError> {
+        let matter = self.matter(matter_id)?;
+        let store = self.reader(&matter).await?.ok_or_else(|| DeskError::DocumentNotFound(doc_id.to_string()))?;
+        let doc = store
+            .documents()
+            .await?
+            .into_iter()
+            .find(|d| d.id == doc_id)
+            .ok_or_else(|| DeskError::DocumentNotFound(doc_id.to_string()))?;
+        if doc.status != DocumentStatus::Indexed {
+            return Err(DeskError::DocumentNotIndexed(doc.file_name));
+        }
+        let page = store.pages(doc_id, &[number]).await?.into_iter().next().ok_or(DeskError::PageNotFound {
+            doc: doc.file_name.clone(),
+            page: number,
+            pages: doc.page_count,
+        })?;
+        Ok(PageView::new(&doc, page))
+    }
+
+    // --- answers and sessions ------------------------------------------------------------------
+
+    /// Answer a question from the matter's documents, with verified citations, as a turn of a
+    /// chat session (a new one when `session_id` is `None`); the session is saved before this
+    /// returns. `cancel` stops generation; the partial answer is checked and saved, marked
+    /// stopped.
+    ///
+    /// # Errors
+    /// Unknown matter or session, empty question, models or store failing. Abstaining is a
+    /// normal answer.
+    pub async fn ask(
+        &self,
+        matter_id: &str,
+        params: AskParams,
+        cancel: CancelToken,
+        on_progress: &mut (dyn FnMut(AnswerProgress<'_>) + Send),
+    ) -> Result<AskResult, DeskError> {
+        let matter = self.matter(matter_id)?;
+        let sessions = Sessions::new(&matter.dir);
+        let mut session = match params.session_id.as_deref() {
+            Some(id) => sessions.load(id)?,
+            None => sessions.create("")?,
+        };
+        if params.question.trim().is_empty() {
+            return Err(DeskError::EmptyQuestion);
+        }
+        let embedder = self.embedding_model().await?;
+        // A matter without documents yet still answers (it abstains): an empty store opens.
+        let store = LanceStore::open(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
+        let searcher = Searcher::new(&store, Some(&embedder)).await?;
+        let mode = params.mode.unwrap_or_default();
+        let generator = match mode {
+            AnswerMode::Generate => Some(self.chat_model().await?),
+            AnswerMode::Extractive => None,
+        };
+        let model_name = generator
+            .as_ref()
+            .and_then(|m| m.info().metadata.path.file_name().map(|f| f.to_string_lossy().into_owned()));
+        let config = self.config();
+        let defaults = AskOptions::default();
+        let options = AskOptions {
+            mode,
+            max_answer_tokens: config.generation.max_tokens.clamp(64, defaults.max_answer_tokens.max(64)),
+            ..defaults
+        };
+        let request = AskRequest {
+            question: params.question.trim().to_string(),
+            doc: params.doc.clone(),
+            history: session.history(),
+            cancel,
+        };
+        let mut forward = |event: AskEvent<'_>| match event {
+            AskEvent::Retrieved(s) => on_progress(AnswerProgress::Retrieved(s)),
+            AskEvent::Token(t) => on_progress(AnswerProgress::Token(t)),
+        };
+        let answer = ask(&searcher, generator.as_ref(), &request, &options, &mut forward).await?;
+        let prompt = answer.prompt.clone();
+        let turn = SessionTurn {
+            question: request.question,
+            answer,
+            model: model_name,
+            template: None,
+            asked_at_ms: now_ms(),
+            prompt,
+        };
+        session.push(turn.clone());
+        sessions.save(&session)?;
+        Ok(AskResult { session: SessionSummary::of(&session), turn })
+    }
+
+    /// A matter's chat sessions, newest first.
+    ///
+    /// # Errors
+    /// Unknown matter or unreadable sessions folder.
+    pub fn sessions(&self, matter_id: &str) -> Result<Vec<SessionSummary>, DeskError> {
+        let matter = self.matter(matter_id)?;
+        Ok(Sessions::new(&matter.dir).list()?.iter().map(SessionSummary::of).collect())
+    }
+
+    /// One chat session with every turn.
+    ///
+    /// # Errors
+    /// Unknown matter or session.
+    pub fn session(&self, matter_id: &str, session_id: &str) -> Result<ChatSession, DeskError> {
+        let matter = self.matter(matter_id)?;
+        Ok(Sessions::new(&matter.dir).load(session_id)?)
+    }
+
+    /// Rename a chat session.
+    ///
+    /// # Errors
+    /// Unknown matter or session, empty title.
+    pub fn rename_session(&self, matter_id: &str, session_id: &str, title: &str) -> Result<SessionSummary, DeskError> {
+        let matter = self.matter(matter_id)?;
+        Ok(SessionSummary::of(&Sessions::new(&matter.dir).rename(session_id, title)?))
+    }
+
+    /// Delete a chat session.
+    ///
+    /// # Errors
+    /// Unknown matter or session.
+    pub fn delete_session(&self, matter_id: &str, session_id: &str) -> Result<(), DeskError> {
+        let matter = self.matter(matter_id)?;
+        Sessions::new(&matter.dir).delete(session_id)?;
+        Ok(())
+    }
+
+    /// A session as Markdown or JSON, with its citations and their checks.
+    ///
+    /// # Errors
+    /// Unknown matter or session.
+    pub fn export_session(&self, matter_id: &str, session_id: &str, format: ExportFormat) -> Result<String, DeskError> {
+        let session = self.session(matter_id, session_id)?;
+        Ok(match format {
+            ExportFormat::Markdown => session.to_markdown(),
+            ExportFormat::Json => serde_json::to_string_pretty(&session)
+                .map_err(|e| DeskError::Internal(format!("cannot serialise the session: {e}")))?,
+        })
+    }
+
+    /// Write a session export to a file the user chose.
+    ///
+    /// # Errors
+    /// As [`Self::export_session`]; the path's folder does not exist or cannot be written.
+    pub fn export_session_to(
+        &self,
+        matter_id: &str,
+        session_id: &str,
+        format: ExportFormat,
+        path: &Path,
+    ) -> Result<(), DeskError> {
+        let text = self.export_session(matter_id, session_id, format)?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() || path.is_dir() {
+            return Err(DeskError::InvalidPath {
+                path: path.to_path_buf(),
+                reason: "not a file in an existing folder",
+            });
+        }
+        std::fs::write(path, text).map_err(|e| DeskError::io(path.to_path_buf(), &e))
+    }
+
+    // --- settings and hardware -----------------------------------------------------------------
+
+    /// The current settings and the models available to choose from.
+    #[must_use]
+    pub fn settings(&self) -> Settings {
+        Settings::of(&self.config(), &self.home)
+    }
+
+    /// Change settings and save `config.toml`; the next answer loads the new model.
+    ///
+    /// # Errors
+    /// A chosen model file does not exist, or the configuration cannot be written.
+    pub fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, DeskError> {
+        let mut config = self.config();
+        update.apply(&mut config)?;
+        for (kind, name) in [("chat", &config.models.chat), ("embedding", &config.models.embed)] {
+            self.model_path(kind, name)?;
+        }
+        config.save(&self.home)?;
+        *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        Ok(self.settings())
+    }
+
+    /// CPU, memory and the compute devices llama.cpp sees.
+    #[must_use]
+    pub fn hardware(&self) -> Hardware {
+        Hardware::detect()
+    }
+}
+
+/// Inputs must exist; they are made absolute (the store records where a document came from).
+fn validate_inputs(paths: Vec<PathBuf>) -> Result<Vec<PathBuf>, DeskError> {
+    if paths.is_empty() {
+        return Err(DeskError::InvalidPath { path: PathBuf::new(), reason: "no files or folders given" });
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            if !p.is_absolute() {
+                return Err(DeskError::InvalidPath { path: p, reason: "not an absolute path" });
+            }
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_file() || m.is_dir() => p.canonicalize().map_err(|e| DeskError::io(p.clone(), &e)),
+                Ok(_) => Err(DeskError::InvalidPath { path: p, reason: "neither a file nor a folder" }),
+                Err(e) => Err(DeskError::io(p, &e)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_must_exist_and_be_absolute() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(validate_inputs(vec![file.clone()]).unwrap(), vec![file.canonicalize().unwrap()]);
+        let e = validate_inputs(vec![PathBuf::from("relative.pdf")]).unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "INVALID_PATH");
+        let e = validate_inputs(vec![dir.path().join("missing.pdf")]).unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "FILE_NOT_FOUND");
+        let e = validate_inputs(vec![]).unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "INVALID_PATH");
+    }
+
+    #[tokio::test]
+    async fn matters_and_sessions_without_models() {
+        let home = tempfile::tempdir().unwrap();
+        let desk =
+            Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: "lexdesk".into() }).unwrap();
+        let m = desk.create_matter("Acme v. Roe").unwrap();
+        assert_eq!(desk.matters().unwrap().len(), 1);
+        assert!(desk.documents(&m.id).await.unwrap().is_empty());
+        assert!(desk.sessions(&m.id).unwrap().is_empty());
+        let e = desk.page(&m.id, "nope", 1).await.unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "DOCUMENT_NOT_FOUND");
+        let renamed = desk.rename_matter(&m.id, "Acme v. Roe (2026)").unwrap();
+        assert_eq!(renamed.name, "Acme v. Roe (2026)");
+        let e = desk.create_matter("acme v. roe (2026)").unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "MATTER_EXISTS");
+        desk.delete_matter(&m.id).unwrap();
+        assert!(desk.matters().unwrap().is_empty());
+        let e = desk.documents(&m.id).await.unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "MATTER_NOT_FOUND");
+    }
+
+    #[test]
+    fn settings_are_saved_and_validated() {
+        let home = tempfile::tempdir().unwrap();
+        let desk =
+            Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: "lexdesk".into() }).unwrap();
+        let e = desk
+            .update_settings(SettingsUpdate {
+                chat_model: Some("no-such-model.gguf".into()),
+                ..SettingsUpdate::default()
+            })
+            .unwrap_err();
+        assert_eq!(lexdesk_core::ErrorCode::code(&e), "MODEL_MISSING");
+        assert!(!home.path().join("config.toml").exists(), "nothing saved on error");
+    }
+}

@@ -1,0 +1,237 @@
+//! The LexDesk desktop shell: Tauri commands as thin adapters over [`lexdesk_desk::Desk`].
+//!
+//! Each command forwards to one `Desk` method and converts its error to [`IpcError`] (stable
+//! code + message). Token streams and ingestion progress travel over `tauri::ipc::Channel`,
+//! batched by [`stream::Throttle`] so that a fast model does not flood the webview. The
+//! TypeScript bindings in `ui/src/bindings.ts` are generated from these signatures
+//! ([`bindings_builder`]); a test fails when the checked-in file is stale.
+
+mod commands;
+mod stream;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use lexdesk_core::generate::CancelToken;
+use lexdesk_desk::{Desk, DeskError, DeskOptions};
+use serde::Serialize;
+use tauri::Manager;
+
+pub use commands::AnswerStreamEvent;
+
+/// Where the generated bindings live, relative to this crate.
+pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
+
+/// An error as the UI receives it: a stable code to branch on and a message to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct IpcError {
+    /// Stable code, e.g. `MATTER_EXISTS`, `NOT_GGUF`, `PASSWORD_PROTECTED`.
+    pub code: String,
+    /// What happened, for people.
+    pub message: String,
+}
+
+impl From<DeskError> for IpcError {
+    fn from(e: DeskError) -> Self {
+        Self { code: lexdesk_core::ErrorCode::code(&e).to_string(), message: e.to_string() }
+    }
+}
+
+/// The app state: the one core handle, running jobs (cancellable by id), the demo folder.
+#[derive(Debug)]
+pub struct Shell {
+    desk: Arc<Desk>,
+    jobs: Mutex<HashMap<String, CancelToken>>,
+    demo_dir: Option<PathBuf>,
+}
+
+impl Shell {
+    /// Register a job so that `cancel_job` can stop it; the guard removes it again. A job
+    /// cancelled before it started (Stop pressed while the command was still on its way) starts
+    /// cancelled.
+    fn job(&self, id: &str) -> JobGuard<'_> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let token = jobs.entry(id.to_string()).or_default().clone();
+        JobGuard { shell: self, id: id.to_string(), token }
+    }
+
+    /// Cancel a job; an id not seen yet is remembered as cancelled. `false` if it was unknown.
+    fn cancel(&self, id: &str) -> bool {
+        let mut jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = jobs.contains_key(id);
+        // Bounded: ids cancelled early are few, and each is removed when its job ends.
+        if known || jobs.len() < 1024 {
+            jobs.entry(id.to_string()).or_default().cancel();
+        }
+        known
+    }
+}
+
+struct JobGuard<'a> {
+    shell: &'a Shell,
+    id: String,
+    token: CancelToken,
+}
+
+impl Drop for JobGuard<'_> {
+    fn drop(&mut self) {
+        self.shell.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
+}
+
+/// The command set and types the UI sees, for the invoke handler and the TypeScript export.
+#[must_use]
+pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::app_info,
+            commands::prepare_demo,
+            commands::list_matters,
+            commands::create_matter,
+            commands::rename_matter,
+            commands::delete_matter,
+            commands::list_documents,
+            commands::add_documents,
+            commands::retry_document,
+            commands::remove_document,
+            commands::get_page,
+            commands::ask,
+            commands::cancel_job,
+            commands::list_sessions,
+            commands::get_session,
+            commands::rename_session,
+            commands::delete_session,
+            commands::export_session,
+            commands::session_text,
+            commands::get_settings,
+            commands::update_settings,
+            commands::hardware,
+        ])
+        .error_handling(tauri_specta::ErrorHandlingMode::Throw)
+        // One type per Rust type (what the commands send), not separate serialize/deserialize shapes.
+        .disable_serde_phases()
+        // Millisecond timestamps, byte sizes and token counts stay far below 2^53.
+        .dangerously_cast_bigints_to_number()
+}
+
+/// Write the TypeScript bindings to `path`.
+///
+/// # Errors
+/// The export failed (a type cannot be expressed, or the file cannot be written).
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    bindings_builder()
+        .export(
+            specta_typescript::Typescript::default()
+                .header("// Generated from src-tauri by tauri-specta (cargo test -p lexdesk-desktop): do not edit.\n"),
+            path,
+        )
+        .map_err(|e| e.to_string())
+}
+
+/// The demo documents: `LEXDESK_DEMO_DIR`, else the bundled `demo/` resource folder, else the
+/// checkout's `assets/demo` (development builds).
+fn demo_dir(app: &tauri::App) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("LEXDESK_DEMO_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let bundled = app.path().resource_dir().ok().map(|d| d.join("demo")).filter(|d| d.is_dir());
+    bundled.or_else(|| {
+        let dev = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/demo");
+        dev.is_dir().then_some(dev)
+    })
+}
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+static REPORTED: OnceLock<()> = OnceLock::new();
+
+/// Note the process start (call first thing in `main`).
+pub fn mark_start() {
+    STARTED.get_or_init(Instant::now);
+}
+
+/// The first time the UI reports itself ready: log the start-up time, and write it to
+/// `LEXDESK_STARTUP_REPORT` when set.
+fn report_startup() {
+    if REPORTED.set(()).is_err() {
+        return;
+    }
+    let ms = STARTED.get().map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+    tracing::info!(ms, "window interactive");
+    if let Some(path) = std::env::var_os("LEXDESK_STARTUP_REPORT") {
+        let report = serde_json::json!({ "ui_ready_ms": ms, "pid": std::process::id() });
+        if let Err(e) = std::fs::write(&path, report.to_string()) {
+            tracing::warn!("cannot write the start-up report: {e}");
+        }
+    }
+}
+
+/// Start the desktop app.
+///
+/// # Errors
+/// The data directory cannot be opened or the window cannot be created.
+pub fn run(worker_program: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
+    let home = std::env::var_os(lexdesk_core::config::ENV_HOME).filter(|h| !h.is_empty()).map(PathBuf::from);
+    let desk = Arc::new(Desk::open(DeskOptions { home, worker_program })?);
+    let builder = bindings_builder();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let demo_dir = demo_dir(app);
+            app.manage(Shell { desk, jobs: Mutex::new(HashMap::new()), demo_dir });
+            Ok(())
+        })
+        .run(tauri::generate_context!())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in bindings are what the Rust signatures generate. To update them:
+    /// `LEXDESK_UPDATE_BINDINGS=1 cargo test -p lexdesk-desktop bindings`.
+    #[test]
+    fn bindings_are_fresh() {
+        let checked_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_PATH);
+        if std::env::var_os("LEXDESK_UPDATE_BINDINGS").is_some() {
+            export_bindings(&checked_in).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("bindings.ts");
+        export_bindings(&fresh).unwrap();
+        let fresh = std::fs::read_to_string(&fresh).unwrap();
+        let current = std::fs::read_to_string(&checked_in).unwrap_or_default();
+        assert!(
+            fresh == current,
+            "ui/src/bindings.ts is stale: run `LEXDESK_UPDATE_BINDINGS=1 cargo test -p lexdesk-desktop bindings`"
+        );
+    }
+
+    #[test]
+    fn a_job_cancelled_before_it_starts_starts_cancelled() {
+        let home = tempfile::tempdir().unwrap();
+        let desk = Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: "x".into() }).unwrap();
+        let shell = Shell { desk: Arc::new(desk), jobs: Mutex::new(HashMap::new()), demo_dir: None };
+        assert!(!shell.cancel("early"), "not running yet");
+        {
+            let job = shell.job("early");
+            assert!(job.token.is_cancelled());
+            let other = shell.job("later");
+            assert!(!other.token.is_cancelled());
+            assert!(shell.cancel("later"));
+            assert!(other.token.is_cancelled());
+        }
+        assert!(shell.jobs.lock().unwrap().is_empty(), "finished jobs are forgotten");
+    }
+
+    #[test]
+    fn errors_keep_their_code() {
+        let e = IpcError::from(DeskError::EmptyQuestion);
+        assert_eq!(e.code, "EMPTY_QUERY");
+        assert_eq!(e.message, "the question is empty");
+    }
+}

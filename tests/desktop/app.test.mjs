@@ -1,0 +1,154 @@
+// The real desktop app, driven over WebDriver: tauri-driver starts LexDesk (the debug build,
+// real models, real LanceDB store) and WebKitWebDriver drives its webview under Xvfb.
+//
+// Environment (tests/desktop/run.sh sets it): LEXDESK_DESKTOP_BIN (the app), LEXDESK_HOME (an
+// empty data directory), LEXDESK_DEMO_DIR (the demo documents), LEXDESK_E2E_FIXTURES (a folder
+// the fixtures are written to), LEXDESK_ARTIFACTS (where screenshots go).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
+import { writeFixtures } from './fixtures.mjs';
+
+const APP = process.env.LEXDESK_DESKTOP_BIN;
+const ARTIFACTS = process.env.LEXDESK_ARTIFACTS ?? '/tmp/lexdesk-desktop-artifacts';
+const FIXTURES = process.env.LEXDESK_E2E_FIXTURES ?? '/tmp/lexdesk-desktop-fixtures';
+const NATIVE_DRIVER = process.env.WEBKIT_WEBDRIVER ?? '/usr/bin/WebKitWebDriver';
+const PORT = 4444;
+
+let tauriDriver;
+let driver;
+let step = 0;
+
+function waitForPort(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.end();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`tauri-driver did not listen on ${port}`));
+        else setTimeout(attempt, 200);
+      });
+    };
+    attempt();
+  });
+}
+
+async function screenshot(name) {
+  step += 1;
+  // Let the webview paint the last change before it is captured.
+  await driver.sleep(300);
+  const png = await driver.takeScreenshot();
+  writeFileSync(`${ARTIFACTS}/${String(step).padStart(2, '0')}-${name}.png`, png, 'base64');
+}
+
+const byTestId = (id) => By.css(`[data-testid="${id}"]`);
+
+async function visible(locator, timeoutMs = 30_000) {
+  const el = await driver.wait(until.elementLocated(locator), timeoutMs);
+  await driver.wait(until.elementIsVisible(el), timeoutMs);
+  return el;
+}
+
+before(async () => {
+  assert.ok(APP, 'LEXDESK_DESKTOP_BIN names the desktop binary');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(FIXTURES, { recursive: true });
+  tauriDriver = spawn('tauri-driver', ['--port', String(PORT), '--native-driver', NATIVE_DRIVER], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitForPort(PORT, 20_000);
+  const caps = new Capabilities();
+  caps.setBrowserName('wry');
+  caps.set('tauri:options', { application: APP });
+  driver = await new Builder().withCapabilities(caps).usingServer(`http://127.0.0.1:${PORT}/`).build();
+  await driver.manage().setTimeouts({ implicit: 0, script: 30_000 });
+});
+
+after(async () => {
+  await driver?.quit().catch(() => {});
+  tauriDriver?.kill();
+});
+
+test('first run: the demo matter is prepared and selected', async () => {
+  const demo = await visible(By.css('[data-testid="matter-item"][data-name="Demo"]'), 120_000);
+  await driver.wait(async () => (await demo.getAttribute('aria-current')) === 'true', 30_000);
+  await screenshot('first-run-demo');
+});
+
+test('create a matter, add a PDF, watch it index', async () => {
+  await (await visible(byTestId('matter-new'))).click();
+  const name = await visible(byTestId('matter-name-input'));
+  await name.sendKeys('Harbor NDA review', Key.ENTER);
+  const item = await visible(By.css('[data-testid="matter-item"][data-name="Harbor NDA review"]'));
+  await driver.wait(async () => (await item.getAttribute('aria-current')) === 'true', 10_000);
+  await screenshot('matter-created');
+
+  const { good } = writeFixtures(FIXTURES);
+  await (await visible(byTestId('tab-documents'))).click();
+  await (await visible(byTestId('add-path-input'))).sendKeys(good);
+  await (await visible(byTestId('add-path-submit'))).click();
+  await screenshot('ingesting');
+  const row = await visible(By.css('[data-testid="doc-row"][data-file="harbor-nda.pdf"]'), 120_000);
+  await driver.wait(async () => (await row.getAttribute('data-status')) === 'indexed', 120_000);
+  await visible(byTestId('ingest-summary'), 30_000);
+  await screenshot('indexed');
+});
+
+test('a failed file shows its reason', async () => {
+  const { broken } = writeFixtures(FIXTURES);
+  const input = await visible(byTestId('add-path-input'));
+  await input.clear();
+  await input.sendKeys(broken);
+  await (await visible(byTestId('add-path-submit'))).click();
+  const row = await visible(By.css('[data-testid="doc-row"][data-file="not-really.pdf"]'), 60_000);
+  await driver.wait(async () => (await row.getAttribute('data-status')) === 'failed', 60_000);
+  const reason = await row.findElement(byTestId('doc-error'));
+  const text = await reason.getText();
+  assert.match(text, /NOT_A_PDF|not a PDF/i, `the reason is shown: ${text}`);
+  await screenshot('failed-file');
+});
+
+test('ask a question, see a verified citation, open the highlighted page', async () => {
+  await (await visible(byTestId('tab-chat'))).click();
+  const q = await visible(byTestId('question-input'));
+  await q.sendKeys('How much notice is needed to terminate the agreement?');
+  await (await visible(byTestId('ask-submit'))).click();
+  // The streaming block is replaced by the finished one (a new element): wait by locator.
+  await visible(byTestId('answer'), 60_000);
+  await screenshot('answer-streaming');
+  await visible(By.css('[data-testid="answer"][data-state="done"]'), 240_000);
+  await screenshot('answer-done');
+
+  const chip = await visible(By.css('[data-testid="citation-chip"][data-verified="true"]'), 10_000);
+  await chip.click();
+  const panel = await visible(byTestId('citation-panel'));
+  const badge = await panel.findElement(byTestId('citation-badge'));
+  assert.ok((await badge.getText()).length > 0, 'the panel badges the citation');
+  const page = await panel.findElement(byTestId('page-text'));
+  const mark = await page.findElement(By.css('mark.quote-highlight'));
+  const quoted = (await mark.getText()).replace(/\s+/g, ' ');
+  assert.ok(quoted.length >= 8, `a highlighted quote: ${quoted}`);
+  assert.ok((await page.getText()).replace(/\s+/g, ' ').includes(quoted), 'the highlight is on the stored page');
+  await screenshot('citation-panel');
+});
+
+test('a question the documents do not answer abstains', async () => {
+  const q = await visible(byTestId('question-input'));
+  await q.sendKeys('What is the capital of France?');
+  await (await visible(byTestId('ask-submit'))).click();
+  const done = By.css('[data-testid="answer"][data-state="done"]');
+  await driver.wait(async () => (await driver.findElements(done)).length >= 2, 240_000);
+  const answers = await driver.findElements(done);
+  const last = answers[answers.length - 1];
+  assert.equal(await last.getAttribute('data-abstained'), 'true');
+  await last.findElement(byTestId('abstention'));
+  await screenshot('abstention');
+});

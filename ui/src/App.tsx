@@ -1,0 +1,295 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+import {
+  commands,
+  type AskResult,
+  type DocumentRecord,
+  type IngestEvent,
+  type Matter,
+  type SessionSummary,
+} from "./bindings";
+import { MatterView, type MatterTab } from "./components/MatterView";
+import { SettingsView } from "./components/SettingsView";
+import { Sidebar } from "./components/Sidebar";
+import { ToastProvider, useToasts } from "./components/Toasts";
+import { applyIngestEvent, initialProgress, useIngestion, type IngestProgress } from "./lib/ingest";
+import { useTheme } from "./lib/theme";
+import { channel, onFileDrop } from "./platform";
+
+export default function App() {
+  return (
+    <ToastProvider>
+      <Shell />
+    </ToastProvider>
+  );
+}
+
+function Shell() {
+  const { t } = useTranslation();
+  const toasts = useToasts();
+  const [theme, setTheme] = useTheme();
+  const [matters, setMatters] = useState<Matter[] | null>(null);
+  const [matterId, setMatterId] = useState<string | null>(null);
+  const [view, setView] = useState<"matter" | "settings">("matter");
+  const [tab, setTab] = useState<MatterTab>("documents");
+  const [documents, setDocuments] = useState<DocumentRecord[] | null>(null);
+  const [sessions, setSessions] = useState<SessionSummary[]>([]);
+  const [sessionId, setSessionId] = useState<string | null>(null);
+  const [demo, setDemo] = useState<IngestProgress | null>(null);
+  const [demoMatterId, setDemoMatterId] = useState<string | null>(null);
+  const [demoVisible, setDemoVisible] = useState(false);
+  const [dropping, setDropping] = useState(false);
+  const ingestion = useIngestion(toasts.error);
+
+  const matterRef = useRef(matterId);
+  matterRef.current = matterId;
+
+  const loadMatters = useCallback(async (): Promise<Matter[]> => {
+    try {
+      const list = await commands.listMatters();
+      setMatters(list);
+      return list;
+    } catch (error) {
+      toasts.error(error);
+      setMatters((m) => m ?? []);
+      return [];
+    }
+  }, [toasts]);
+
+  const refreshDocuments = useCallback(() => {
+    const id = matterRef.current;
+    if (!id) return;
+    commands.listDocuments(id).then(
+      (docs) => matterRef.current === id && setDocuments(docs),
+      (error: unknown) => toasts.error(error),
+    );
+  }, [toasts]);
+
+  const refreshSessions = useCallback(() => {
+    const id = matterRef.current;
+    if (!id) return;
+    commands.listSessions(id).then(
+      (list) => matterRef.current === id && setSessions(list),
+      (error: unknown) => toasts.error(error),
+    );
+  }, [toasts]);
+
+  // Startup: list the matters, and prepare the demo matter on first run (non-blocking).
+  const demoStarted = useRef(false);
+  useEffect(() => {
+    void loadMatters().then((list) => {
+      if (list.length > 0) setMatterId((current) => current ?? list[0].id);
+    });
+    if (demoStarted.current) return;
+    demoStarted.current = true;
+    let progress = initialProgress;
+    setDemo(progress);
+    const onEvent = channel<IngestEvent>((event) => {
+      progress = applyIngestEvent(progress, event);
+      setDemo(progress);
+    });
+    commands
+      .prepareDemo(onEvent)
+      .then(async (matter) => {
+        if (!matter) return;
+        setDemoMatterId(matter.id);
+        await loadMatters();
+        setMatterId(matter.id);
+        setView("matter");
+        setTab("chat");
+      })
+      .catch((error: unknown) => toasts.error(error))
+      .finally(() => setDemo(null));
+  }, [loadMatters, toasts]);
+
+  // Show the demo banner only when preparing takes a moment (first run), not for a quick no-op.
+  const demoRunning = demo !== null;
+  useEffect(() => {
+    if (!demoRunning) {
+      setDemoVisible(false);
+      return;
+    }
+    const timer = window.setTimeout(() => setDemoVisible(true), 400);
+    return () => window.clearTimeout(timer);
+  }, [demoRunning]);
+
+  // A newly selected matter: its documents and chats.
+  useEffect(() => {
+    setDocuments(null);
+    setSessions([]);
+    setSessionId(null);
+    refreshDocuments();
+    refreshSessions();
+  }, [matterId, refreshDocuments, refreshSessions]);
+
+  // Ingestion progressed or finished: the list may have changed.
+  useEffect(() => {
+    if (ingestion.version > 0) refreshDocuments();
+  }, [ingestion.version, refreshDocuments]);
+
+  const addPaths = useCallback(
+    (paths: string[]) => {
+      const id = matterRef.current;
+      if (!id) {
+        toasts.info(t("documents.selectMatterFirst"));
+        return;
+      }
+      setView("matter");
+      setTab("documents");
+      void ingestion
+        .start(id, (jobId, onEvent) => commands.addDocuments(id, paths, jobId, onEvent))
+        .then((started) => {
+          if (!started) toasts.info(t("documents.busy"));
+        });
+    },
+    [ingestion, toasts, t],
+  );
+
+  // Files and folders dropped onto the window go to the selected matter.
+  const addPathsRef = useRef(addPaths);
+  addPathsRef.current = addPaths;
+  useEffect(
+    () =>
+      onFileDrop(
+        (state) => setDropping(state === "over"),
+        (paths) => addPathsRef.current(paths),
+      ),
+    [],
+  );
+
+  const createMatter = async (name: string) => {
+    try {
+      const matter = await commands.createMatter(name);
+      await loadMatters();
+      setMatterId(matter.id);
+      setView("matter");
+      setTab("documents");
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
+  const renameMatter = async (id: string, name: string) => {
+    try {
+      await commands.renameMatter(id, name);
+      await loadMatters();
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
+  const deleteMatter = async (id: string) => {
+    try {
+      await commands.deleteMatter(id);
+      const list = await loadMatters();
+      if (matterRef.current === id) setMatterId(list[0]?.id ?? null);
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
+  const renameSession = async (id: string, title: string) => {
+    if (!matterId) return;
+    try {
+      await commands.renameSession(matterId, id, title);
+      refreshSessions();
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
+  const deleteSession = async (id: string) => {
+    if (!matterId) return;
+    try {
+      await commands.deleteSession(matterId, id);
+      if (sessionId === id) setSessionId(null);
+      refreshSessions();
+    } catch (error) {
+      toasts.error(error);
+    }
+  };
+
+  const onAsked = useCallback(
+    (result: AskResult, startedIn: string | null) => {
+      refreshSessions();
+      setSessionId((current) => (current === startedIn ? result.session.id : current));
+    },
+    [refreshSessions],
+  );
+
+  const matter = matters?.find((m) => m.id === matterId) ?? null;
+  const session = sessions.find((s) => s.id === sessionId) ?? null;
+
+  return (
+    <div className="app">
+      <Sidebar
+        matters={matters ?? []}
+        selectedMatterId={matterId}
+        sessions={sessions}
+        selectedSessionId={sessionId}
+        settingsOpen={view === "settings"}
+        theme={theme}
+        onThemeChange={setTheme}
+        onSelectMatter={(id) => {
+          setMatterId(id);
+          setView("matter");
+        }}
+        onCreateMatter={createMatter}
+        onRenameMatter={renameMatter}
+        onDeleteMatter={deleteMatter}
+        onSelectSession={(id) => {
+          setSessionId(id);
+          setView("matter");
+          setTab("chat");
+        }}
+        onRenameSession={renameSession}
+        onDeleteSession={deleteSession}
+        onOpenSettings={() => setView("settings")}
+      />
+
+      <main className="content">
+        {demo && (demoVisible || demo.files > 0) && (
+          <div className="demo-banner" role="status" data-testid="demo-progress">
+            <span className="spinner" aria-hidden="true" />
+            <span>{t("demo.preparing")}</span>
+            {demo.files > 0 && (
+              <span className="muted">{t("ingest.fileOf", { index: Math.max(demo.index, 1), files: demo.files })}</span>
+            )}
+          </div>
+        )}
+        {view === "settings" ? (
+          <SettingsView />
+        ) : matter ? (
+          <MatterView
+            matter={matter}
+            tab={tab}
+            onTab={setTab}
+            documents={documents}
+            refreshDocuments={refreshDocuments}
+            ingestion={ingestion}
+            onAddPaths={addPaths}
+            sessionId={sessionId}
+            sessionTitle={session?.title ?? null}
+            isDemo={matter.id === demoMatterId || matter.name === "Demo"}
+            onAsked={onAsked}
+          />
+        ) : (
+          <div className="empty-state page-empty">
+            <div className="empty-icon" aria-hidden="true">§</div>
+            <p className="empty-title">{matters === null ? t("common.loading") : t("app.noMatterTitle")}</p>
+            {matters !== null && <p className="muted">{t("app.noMatterHint")}</p>}
+          </div>
+        )}
+      </main>
+
+      {dropping && (
+        <div className="drop-overlay" aria-hidden="true" data-testid="drop-overlay">
+          <div className="drop-card">
+            <div className="empty-icon">⇣</div>
+            <p>{matter ? t("drop.into", { name: matter.name }) : t("drop.noMatter")}</p>
+          </div>
+        </div>
+      )}
+    </div>
+  );
+}
