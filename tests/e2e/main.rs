@@ -10,3 +10,4 @@ mod errors;
 mod extract;
 mod library;
 mod store;
+mod templates;

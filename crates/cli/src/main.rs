@@ -17,6 +17,7 @@ use serde::Serialize;
 mod ask;
 mod library;
 mod output;
+mod templates;
 use output::{Out, json};
 
 /// LexDesk: private legal document Q&A on local models.
@@ -81,6 +82,9 @@ enum Command {
     /// List, show, rename, delete and export a matter's chat sessions
     #[command(subcommand)]
     Session(ask::SessionCommand),
+    /// Prompt templates: list, show, render (with a token-count preview), compare on the local model, import, export
+    #[command(subcommand)]
+    Templates(templates::TemplatesCommand),
     /// Internal: isolated worker processes
     #[command(subcommand, hide = true)]
     Worker(WorkerCommand),
@@ -253,14 +257,28 @@ mod exit {
 
 fn exit_code(e: &anyhow::Error) -> u8 {
     use lexdesk_service::answer::AskError;
+    use lexdesk_templates::TemplateError;
+    if e.downcast_ref::<templates::UsageError>().is_some() {
+        return templates::USAGE;
+    }
+    let template = e.downcast_ref::<TemplateError>();
+    if let Some(code) = template.and_then(templates::exit_code) {
+        return code;
+    }
     let ask = e.downcast_ref::<AskError>();
     if matches!(ask, Some(AskError::PromptTooLarge { .. })) {
         return exit::RESOURCES;
     }
-    let engine = e.downcast_ref::<EngineError>().or(match ask {
-        Some(AskError::Engine(inner)) => Some(inner),
-        _ => None,
-    });
+    let engine = e
+        .downcast_ref::<EngineError>()
+        .or(match ask {
+            Some(AskError::Engine(inner)) => Some(inner),
+            _ => None,
+        })
+        .or(match template {
+            Some(TemplateError::Engine(inner)) => Some(inner),
+            _ => None,
+        });
     match engine {
         Some(
             EngineError::ModelNotFound { .. }
@@ -327,6 +345,8 @@ fn error_code(e: &anyhow::Error) -> &'static str {
                 .or_else(|| c.downcast_ref::<lexdesk_service::ingest::IngestError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_service::answer::AskError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_service::sessions::SessionError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_templates::TemplateError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<templates::UsageError>().map(ErrorCode::code))
         })
         .unwrap_or("ERROR")
 }
@@ -409,6 +429,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Search(args) => library::search(&ctx, &mut out, args).await,
         Command::Ask(args) => ask::ask_cmd(&ctx, &mut out, args).await,
         Command::Session(c) => ask::session_cmd(&ctx, &mut out, c),
+        Command::Templates(c) => templates::templates_cmd(&ctx, &mut out, c).await,
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;
