@@ -376,11 +376,11 @@ impl Desk {
             .as_ref()
             .and_then(|m| m.info().metadata.path.file_name().map(|f| f.to_string_lossy().into_owned()));
         let config = self.config();
-        let defaults = AskOptions::default();
+        // The answer length is the setting (Models & settings, `[generation] max_tokens`).
         let options = AskOptions {
             mode,
-            max_answer_tokens: config.generation.max_tokens.clamp(64, defaults.max_answer_tokens.max(64)),
-            ..defaults
+            max_answer_tokens: config.generation.max_tokens.clamp(64, 8192),
+            ..AskOptions::default()
         };
         let request = AskRequest {
             question: params.question.trim().to_string(),
