@@ -834,24 +834,6 @@ fn find_run<'a>(c: &'a Comparison, which: &str) -> anyhow::Result<&'a RunResult>
     Err(UsageError(format!("no run `{which}` in comparison {}: its runs are {}", c.id, runs.join(", "))).into())
 }
 
-/// `2026-05-01 09:30 UTC` for milliseconds since the Unix epoch.
-fn utc(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    // Civil from days (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{d:02} {h:02}:{m:02} UTC")
-}
-
 fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Result<u8> {
     let history = history(ctx);
     match command {
@@ -871,7 +853,7 @@ fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Re
                         let failed = if c.failed > 0 { format!(" ({} failed)", c.failed) } else { String::new() };
                         vec![
                             c.id.clone(),
-                            utc(c.created_ms),
+                            lexdesk_templates::format_utc(c.created_ms),
                             c.model.clone().unwrap_or_else(|| "-".into()),
                             format!("{}{failed}", c.labels.join(", ")),
                             c.title.clone(),

@@ -471,8 +471,9 @@ fn longest_backtick_run(text: &str) -> usize {
     text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
-/// `2026-05-01 09:30 UTC` for milliseconds since the epoch.
-pub(crate) fn utc(ms: u64) -> String {
+/// `2026-05-01 09:30 UTC` for milliseconds since the epoch (how comparisons show their time).
+#[must_use]
+pub fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);

@@ -54,6 +54,7 @@ mod render;
 mod validate;
 
 pub use builtin::{BUILTINS, Builtin, builtin, builtins};
+pub use compare::utc as format_utc;
 pub use compare::{
     COMPARISON_FORMAT, Candidate, Comparison, ComparisonRequest, KeywordScore, Progress, RunError, RunResult, compare,
     compare_with, keyword_score,
