@@ -23,6 +23,8 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "update_settings",
     "hardware",
+    "model_catalog",
+    "download_model",
 ];
 
 fn main() {

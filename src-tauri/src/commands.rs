@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use lexdesk_core::store::DocumentRecord;
-use lexdesk_desk::{AskParams, AskResult, ExportFormat, Hardware, PageView, SessionSummary, Settings, SettingsUpdate};
+use lexdesk_desk::{
+    AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, PageView, SessionSummary, Settings, SettingsUpdate,
+};
+use lexdesk_models::{DownloadEvent, DownloadOutcome};
 use lexdesk_service::Matter;
 use lexdesk_service::answer::Searched;
 use lexdesk_service::ingest::{IngestEvent, IngestSummary};
@@ -237,4 +240,30 @@ pub fn update_settings(shell: State<'_, Shell>, update: SettingsUpdate) -> Resul
 #[specta::specta]
 pub fn hardware(shell: State<'_, Shell>) -> Result<Hardware> {
     Ok(shell.desk.hardware())
+}
+
+/// The model catalog with each file's fit on this machine and the recommendations.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn model_catalog(shell: State<'_, Shell>) -> Result<ModelCatalog> {
+    Ok(shell.desk.model_catalog()?)
+}
+
+/// Download a catalog model (resumable, checksum-verified); progress (bytes, speed, ETA) on
+/// `on_event`, at most five events a second; `cancel_job(job_id)` stops and keeps the partial file.
+#[tauri::command]
+#[specta::specta]
+pub async fn download_model(
+    shell: State<'_, Shell>,
+    id: String,
+    quant: Option<String>,
+    job_id: String,
+    on_event: Channel<DownloadEvent>,
+) -> Result<Vec<DownloadOutcome>> {
+    let job = shell.job(&job_id);
+    // A closed channel (the window went away) does not stop the download.
+    let send = |e: DownloadEvent| {
+        let _closed = on_event.send(e);
+    };
+    Ok(shell.desk.download_model(&id, quant.as_deref(), &job.token, &send).await?)
 }

@@ -108,6 +108,8 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::get_settings,
             commands::update_settings,
             commands::hardware,
+            commands::model_catalog,
+            commands::download_model,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Throw)
         // One type per Rust type (what the commands send), not separate serialize/deserialize shapes.

@@ -9,5 +9,6 @@ mod embed;
 mod errors;
 mod extract;
 mod library;
+mod models;
 mod store;
 mod templates;

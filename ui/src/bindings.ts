@@ -44,6 +44,13 @@ export const commands = {
 	getSettings: () => __TAURI_INVOKE<Settings>("get_settings"),
 	updateSettings: (update: SettingsUpdate) => __TAURI_INVOKE<Settings>("update_settings", { update }),
 	hardware: () => __TAURI_INVOKE<Hardware>("hardware"),
+	/**  The model catalog with each file's fit on this machine and the recommendations. */
+	modelCatalog: () => __TAURI_INVOKE<ModelCatalog>("model_catalog"),
+	/**
+	 *  Download a catalog model (resumable, checksum-verified); progress (bytes, speed, ETA) on
+	 *  `on_event`, at most five events a second; `cancel_job(job_id)` stops and keeps the partial file.
+	 */
+	downloadModel: (id: string, quant: string | null, jobId: string, onEvent: Channel<DownloadEvent>) => __TAURI_INVOKE<DownloadOutcome[]>("download_model", { id, quant, jobId, onEvent }),
 };
 
 /* Types */
@@ -135,6 +142,91 @@ export type AskResult = {
 	turn: SessionTurn,
 };
 
+/**
+ *  A catalog entry as a front end shows it: the model, each file's fit on this machine, and
+ *  which quantisations are already installed.
+ */
+export type CatalogEntry = {
+	/**  The fit of each file, in the order of `files`. */
+	fits: FitReport[],
+	/**  Quantisations whose file is installed. */
+	installed: string[],
+} & CatalogModel;
+
+/**  One downloadable file. */
+export type CatalogFile = {
+	/**  Quantisation label (`Q4_K_M`, `Q8_0`, `F16`, …); absent for projectors. */
+	quant?: string | null,
+	/**  Hugging Face repository (`owner/name`). */
+	repo: string,
+	/**  File path inside the repository. */
+	file: string,
+	/**  Git revision (branch or commit); `main` when absent. */
+	revision?: string | null,
+	/**  Exact size in bytes, when the source publishes it. */
+	size?: number | null,
+	/**
+	 *  SHA-256 (lower-case hex), when the source publishes it; otherwise the hub's own
+	 *  checksum of the file (its `X-Linked-Etag`) is used at download time.
+	 */
+	sha256?: string | null,
+};
+
+/**  What a model is for. */
+export type CatalogKind = 
+/**  Instruction-tuned chat model (answers, templates). */
+"chat" | 
+/**  Text embedding model (search). */
+"embedding" | 
+/**  Cross-encoder reranker. */
+"reranker" | 
+/**  Vision-language model (with a projector file). */
+"vision";
+
+/**  One catalog entry. */
+export type CatalogModel = {
+	/**  Unique id (`qwen2.5-7b-instruct`). */
+	id: string,
+	/**  Display name. */
+	name: string,
+	/**  What it is for. */
+	kind: CatalogKind,
+	/**  llama.cpp architecture (`general.architecture`). */
+	architecture: string,
+	/**  Who published the weights. */
+	publisher: string,
+	/**  Licence (SPDX id or the licence's name). */
+	license: string,
+	/**  Where the licence is. */
+	license_url?: string | null,
+	/**  The hub requires accepting terms (and a token) before downloading. */
+	gated?: boolean,
+	/**  Languages it is good at (ISO 639-1, or `multilingual`). */
+	languages: string[],
+	/**  Parameter count. */
+	parameters: number,
+	/**  Trained context length. */
+	context_length: number,
+	/**  Transformer blocks. */
+	layers: number,
+	/**  Key/value heads. */
+	kv_heads: number,
+	/**  Size of one head (keys and values). */
+	head_dim: number,
+	/**  Hidden size. */
+	embedding_length: number,
+	/**  Vocabulary size. */
+	vocab_size: number,
+	/**  One line on what it is good for. */
+	description: string,
+	/**  Where the facts were checked. */
+	sources: string[],
+	/**  Quantisations, smallest first as listed. */
+	files: CatalogFile[],
+	/**  The vision projector (mmproj), for vision models. */
+	projector?: CatalogFile | null,
+};
+
 /**  A conversation over one matter. */
 export type ChatSession = {
 	/**  Stable id (UUID v7: sorts by creation time). */
@@ -148,6 +240,13 @@ export type ChatSession = {
 	/**  Turns, oldest first. */
 	turns: SessionTurn[],
 };
+
+/**  Where the checksum that verified a file came from. */
+export type ChecksumSource = 
+/**  Given by the caller (catalog or `--sha256`). */
+"given" | 
+/**  The server's `X-Linked-Etag` (Hugging Face LFS). */
+"server";
 
 /**  A citation, resolved and checked. */
 export type Citation = {
@@ -235,6 +334,59 @@ export type DocumentStatus =
 /**  Extraction failed; `error_code` and `error_message` say why. Nothing of it is searchable. */
 "failed";
 
+/**  What a download reports while it runs. */
+export type DownloadEvent = 
+/**  The transfer (re)started; `resumed_from` bytes were already on disk. */
+({ event: "started"; 
+/**  Total size, when known. */
+total: number | null; 
+/**  Bytes kept from an earlier attempt. */
+resumed_from: number }) & { attempt?: never; delay_secs?: never; reason?: never } | 
+/**  Bytes arrived. */
+{
+	event: "progress",
+} & DownloadProgress | 
+/**  An attempt failed transiently; the next starts after `delay_secs`. */
+({ event: "retrying"; 
+/**  The attempt that failed (1-based). */
+attempt: number; 
+/**  Backoff before the next one. */
+delay_secs: number | null; 
+/**  Why it failed. */
+reason: string }) & { resumed_from?: never; total?: never } | 
+/**  All bytes are there; the checksum is being compared. */
+({ event: "verifying" }) & { attempt?: never; delay_secs?: never; reason?: never; resumed_from?: never; total?: never };
+
+/**  A finished download. */
+export type DownloadOutcome = {
+	/**  The verified file. */
+	path: string,
+	/**  Its size. */
+	size: number,
+	/**  Its SHA-256. */
+	sha256: string,
+	/**  Where the expected checksum came from. */
+	checksum_source: ChecksumSource,
+	/**  Bytes that an earlier, interrupted transfer had already fetched. */
+	resumed_from: number,
+	/**  HTTP attempts made (1 when nothing failed). */
+	attempts: number,
+	/**  The destination already held the verified file; nothing was fetched. */
+	already_present: boolean,
+};
+
+/**  Progress of a transfer. */
+export type DownloadProgress = {
+	/**  Bytes on disk so far (including a resumed prefix). */
+	downloaded: number,
+	/**  Total size, when known. */
+	total: number | null,
+	/**  Recent speed (bytes/s over the last few seconds). */
+	bytes_per_sec: number | null,
+	/**  Estimated time left, when the total and a speed are known. */
+	eta_secs: number | null,
+};
+
 /**  Session export formats. */
 export type ExportFormat = 
 /**  Markdown with citations. */
@@ -282,6 +434,41 @@ message: string } |
 { outcome: "skipped"; 
 /**  Why. */
 reason: string };
+
+/**  Where a model would run. */
+export type FitReport = {
+	/**  Catalog id. */
+	id: string,
+	/**  Quantisation. */
+	quant: string,
+	/**  Bytes of weights (the file size, or an estimate from the parameter count). */
+	weights: number,
+	/**  Whether `weights` is the exact file size. */
+	weights_exact: boolean,
+	/**  Context length assumed. */
+	context_length: number,
+	/**  Total memory needed. */
+	need: number,
+	/**  The verdict. */
+	verdict: FitVerdict,
+	/**  Suggested GPU layers (0 on CPU; all layers when it fits the GPU). */
+	gpu_layers: number,
+	/**  Suggested CPU threads. */
+	threads: number,
+	/**  Expected to generate at an interactive rate on this machine. */
+	interactive: boolean,
+};
+
+/**  Whether a model fits the memory that is free. */
+export type FitVerdict = 
+/**  Fits entirely on the GPU. */
+"fits_gpu" | 
+/**  Fits with some layers on the GPU and the rest in RAM. */
+"fits_partial_offload" | 
+/**  Fits in RAM (CPU inference). */
+"fits_cpu" | 
+/**  Does not fit. */
+"does_not_fit";
 
 /**  The machine, for the settings screen. */
 export type Hardware = {
@@ -410,6 +597,18 @@ export type Matter = {
 	created_at_ms: number,
 };
 
+/**  The model catalog for the settings screen. */
+export type ModelCatalog = {
+	/**  Every entry with its fit here and what is installed. */
+	entries: CatalogEntry[],
+	/**  The recommended chat model for this machine (Chinese and English). */
+	chat: Recommendation | null,
+	/**  The recommended embedding model. */
+	embedding: Recommendation | null,
+	/**  Where downloads go. */
+	models_dir: string,
+};
+
 /**  A model file the settings can choose. */
 export type ModelChoice = {
 	/**  File name (what `config.toml` records). */
@@ -493,6 +692,16 @@ export type Passage = {
 	relevant: boolean,
 	/**  Given to the model (relevant and within the context budget). */
 	in_prompt: boolean,
+};
+
+/**  A recommended model of one kind. */
+export type Recommendation = {
+	/**  What it is for. */
+	kind: CatalogKind,
+	/**  The fit of the recommended file. */
+	fit: FitReport,
+	/**  Why this one. */
+	reason: string,
 };
 
 /**  How to search. */

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 mod ask;
 mod library;
+mod models;
 mod output;
 mod templates;
 use output::{Out, json};
@@ -57,7 +58,10 @@ struct EngineFlags {
 enum Command {
     /// Inspect and manage model files
     #[command(subcommand)]
-    Models(ModelsCommand),
+    Models(models::ModelsCommand),
+    /// Store the Hugging Face token and remote-engine keys in the OS keychain
+    #[command(subcommand)]
+    Secrets(models::SecretsCommand),
     /// Generate text from a prompt, streaming it to the terminal
     Generate(GenerateArgs),
     /// Embed texts: print vectors, or a cosine-similarity matrix
@@ -124,18 +128,6 @@ enum WorkerCommand {
         max_memory_mib: u64,
         /// The PDF
         file: PathBuf,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum ModelsCommand {
-    /// Show a GGUF file's metadata and whether it fits this machine's memory
-    Inspect {
-        /// The GGUF file
-        file: PathBuf,
-        /// Print JSON
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -246,7 +238,7 @@ const DEMO_SYSTEM: &str =
     "You are LexDesk, a careful assistant for lawyers. Answer briefly and say when you are not sure.";
 
 /// Exit codes (README.md, "Exit codes").
-mod exit {
+pub(crate) mod exit {
     pub const ERROR: u8 = 1;
     pub const MODEL_FILE: u8 = 3;
     pub const RESOURCES: u8 = 4;
@@ -260,6 +252,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     use lexdesk_templates::TemplateError;
     if e.downcast_ref::<templates::UsageError>().is_some() {
         return templates::USAGE;
+    }
+    if let Some(m) = e.downcast_ref::<lexdesk_models::ModelsError>() {
+        return models::exit_code(m);
     }
     let template = e.downcast_ref::<TemplateError>();
     if let Some(code) = template.and_then(templates::exit_code) {
@@ -347,6 +342,8 @@ fn error_code(e: &anyhow::Error) -> &'static str {
                 .or_else(|| c.downcast_ref::<lexdesk_service::sessions::SessionError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_templates::TemplateError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<templates::UsageError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_models::ModelsError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<config::ConfigError>().map(ErrorCode::code))
         })
         .unwrap_or("ERROR")
 }
@@ -417,7 +414,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let ctx = Ctx::new(&cli)?;
     let mut out = Out::stdout();
     match &cli.command {
-        Command::Models(ModelsCommand::Inspect { file, json: as_json }) => inspect(&ctx, &mut out, file, *as_json),
+        Command::Models(c) => models::models_cmd(&ctx, &mut out, c).await,
+        Command::Secrets(c) => models::secrets_cmd(&ctx, &mut out, c),
         Command::Generate(args) => generate(&ctx, &mut out, args).await,
         Command::Embed(args) => embed(&ctx, &mut out, args).await,
         Command::Chat(args) => chat(&ctx, &mut out, args).await,
@@ -453,7 +451,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn inspect(ctx: &Ctx, out: &mut Out, file: &Path, as_json: bool) -> anyhow::Result<u8> {
+pub(crate) fn inspect(ctx: &Ctx, out: &mut Out, file: &Path, as_json: bool) -> anyhow::Result<u8> {
     let report = lexdesk_engine::inspect(file, &ctx.options)?;
     if as_json {
         json(out, &output::InspectJson::from(&report))?;

@@ -197,6 +197,26 @@ impl Default for GenerationConfig {
     }
 }
 
+/// Where models are downloaded from (`[hub]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// The Hugging Face endpoint (a mirror or proxy); default `HF_ENDPOINT`, else
+    /// `https://huggingface.co`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Seconds without data before a transfer counts as stalled and is retried.
+    pub read_timeout_secs: u64,
+    /// Retries after a transient failure (each resumes where the last stopped).
+    pub retries: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self { endpoint: None, read_timeout_secs: 30, retries: 5 }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -207,6 +227,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Generation defaults.
     pub generation: GenerationConfig,
+    /// Model downloads.
+    pub hub: HubConfig,
 }
 
 impl Config {
@@ -216,12 +238,7 @@ impl Config {
     /// # Errors
     /// Unreadable or invalid file.
     pub fn load(home: &Home) -> Result<Self, ConfigError> {
-        let path = home.config_file();
-        let mut config = match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::default(),
-            Err(source) => return Err(ConfigError::Io { path, source }),
-        };
+        let mut config = Self::load_file(home)?;
         if let Some(v) = env_nonempty(ENV_CHAT_MODEL) {
             config.models.chat = v;
         }
@@ -229,6 +246,20 @@ impl Config {
             config.models.embed = v;
         }
         Ok(config)
+    }
+
+    /// Read `config.toml` as written (defaults if it does not exist), without the environment's
+    /// overrides: what a command that changes the file starts from.
+    ///
+    /// # Errors
+    /// Unreadable or invalid file.
+    pub fn load_file(home: &Home) -> Result<Self, ConfigError> {
+        let path = home.config_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(source) => Err(ConfigError::Io { path, source }),
+        }
     }
 
     /// Parse TOML text (`path` only labels errors).

@@ -247,6 +247,7 @@ impl MemoryEstimate {
 /// Whether a model fits the memory that is free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum FitVerdict {
     /// Fits entirely on the GPU.
     FitsGpu,

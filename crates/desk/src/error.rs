@@ -39,6 +39,9 @@ pub enum DeskError {
     /// Answering.
     #[error(transparent)]
     Ask(#[from] AskError),
+    /// Model catalog, downloads, secrets.
+    #[error(transparent)]
+    Models(#[from] lexdesk_models::ModelsError),
     /// The embedding model's tokenizer could not be read.
     #[error("cannot read the embedding tokenizer {path}: {message}")]
     Tokenizer {
@@ -114,6 +117,7 @@ impl ErrorCode for DeskError {
             Self::Ingest(e) => e.code(),
             Self::Search(e) => e.code(),
             Self::Ask(e) => e.code(),
+            Self::Models(e) => e.code(),
             Self::Tokenizer { .. } => "TOKENIZER_INVALID",
             Self::InvalidPath { .. } => "INVALID_PATH",
             Self::Io { kind: std::io::ErrorKind::NotFound, .. } => "FILE_NOT_FOUND",

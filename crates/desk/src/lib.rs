@@ -34,7 +34,8 @@ use lexdesk_store::{LanceStore, StoreOptions};
 
 pub use error::DeskError;
 pub use types::{
-    AskParams, AskResult, ExportFormat, Hardware, ModelChoice, PageView, SessionSummary, Settings, SettingsUpdate,
+    AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, ModelChoice, PageView, SessionSummary, Settings,
+    SettingsUpdate,
 };
 
 /// The name of the matter the first run fills with the sample documents.
@@ -506,6 +507,69 @@ impl Desk {
     #[must_use]
     pub fn hardware(&self) -> Hardware {
         Hardware::detect()
+    }
+
+    // --- model catalog -------------------------------------------------------------------------
+
+    /// The curated catalog with each file's fit on this machine, what is installed, and the
+    /// recommended chat and embedding models for Chinese and English documents.
+    ///
+    /// # Errors
+    /// The catalog or the list of imported models cannot be read.
+    pub fn model_catalog(&self) -> Result<ModelCatalog, DeskError> {
+        let catalog = lexdesk_models::Catalog::builtin()?;
+        let hw = self.hardware().for_fit();
+        let installed = lexdesk_models::local::installed(
+            &self.home.models_dir(),
+            &config::model_search_path(&self.home),
+            &catalog,
+        )?;
+        let context = self.config().engine.context_length;
+        let recommend = |kind| lexdesk_models::fit::recommend(&catalog, &hw, kind, Some("zh"), context);
+        Ok(ModelCatalog {
+            entries: lexdesk_models::catalog_entries(&catalog, &hw, &installed, None, context),
+            chat: recommend(lexdesk_models::CatalogKind::Chat),
+            embedding: recommend(lexdesk_models::CatalogKind::Embedding),
+            models_dir: self.home.models_dir().display().to_string(),
+        })
+    }
+
+    /// Download catalog model `id` (and a vision model's projector) into the models folder,
+    /// resumable and checksum-verified; progress on `on_event`; `cancel` keeps the partial
+    /// file for the next attempt. The downloaded model then appears in the settings' model
+    /// lists.
+    ///
+    /// # Errors
+    /// Unknown model or quantisation, network, checksum, disk space, cancelled.
+    pub async fn download_model(
+        &self,
+        id: &str,
+        quant: Option<&str>,
+        cancel: &CancelToken,
+        on_event: &(dyn Fn(lexdesk_models::DownloadEvent) + Sync),
+    ) -> Result<Vec<lexdesk_models::DownloadOutcome>, DeskError> {
+        let config = self.config();
+        let endpoint = lexdesk_models::hub_endpoint(config.hub.endpoint.as_deref());
+        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()).or_else(|| {
+            let store = lexdesk_models::secrets::Secrets::open(self.home.root()).ok()?;
+            store.get(lexdesk_models::secrets::HF_TOKEN).ok().flatten().map(|t| t.to_string())
+        });
+        let catalog = lexdesk_models::Catalog::builtin()?;
+        let plan =
+            lexdesk_models::plan_download(&catalog, id, quant, &endpoint, &self.home.models_dir(), token.as_deref())?;
+        let downloader = lexdesk_models::Downloader::new(lexdesk_models::DownloadOptions {
+            read_timeout: std::time::Duration::from_secs(config.hub.read_timeout_secs.max(1)),
+            retries: config.hub.retries,
+            ..lexdesk_models::DownloadOptions::default()
+        })?;
+        let mut done = Vec::new();
+        for p in plan {
+            let outcome = downloader.download(&p.spec, cancel, on_event).await?;
+            // Verified bytes must also be a model llama.cpp can read.
+            lexdesk_engine::inspect(&outcome.path, &self.load_options())?;
+            done.push(outcome);
+        }
+        Ok(done)
     }
 }
 

@@ -298,7 +298,43 @@ pub struct Hardware {
     pub devices: Vec<Device>,
 }
 
+/// The model catalog for the settings screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ModelCatalog {
+    /// Every entry with its fit here and what is installed.
+    pub entries: Vec<lexdesk_models::CatalogEntry>,
+    /// The recommended chat model for this machine (Chinese and English).
+    pub chat: Option<lexdesk_models::fit::Recommendation>,
+    /// The recommended embedding model.
+    pub embedding: Option<lexdesk_models::fit::Recommendation>,
+    /// Where downloads go.
+    pub models_dir: String,
+}
+
 impl Hardware {
+    /// The same machine in the terms of the fit arithmetic.
+    pub(crate) fn for_fit(&self) -> lexdesk_models::fit::Hardware {
+        lexdesk_models::fit::Hardware {
+            ram_total: self.memory_total,
+            ram_available: self.memory_available,
+            physical_cores: self.physical_cores,
+            logical_cpus: self.logical_cpus,
+            cpu_brand: self.cpu.clone(),
+            cpu_features: lexdesk_models::fit::cpu_features(),
+            gpus: self
+                .devices
+                .iter()
+                .filter(|d| d.is_gpu)
+                .map(|d| lexdesk_models::fit::GpuInfo {
+                    name: d.description.clone(),
+                    free: d.memory_free,
+                    total: d.memory_total,
+                })
+                .collect(),
+        }
+    }
+
     pub(crate) fn detect() -> Self {
         let sys = sysinfo::System::new().ok().map(|mut sys| {
             sys.refresh_memory();

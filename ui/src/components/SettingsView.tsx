@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import {
   commands,
@@ -11,6 +11,7 @@ import {
 } from "../bindings";
 import { formatBytes } from "../lib/format";
 import { toIpcError } from "../platform";
+import { ModelCatalog } from "./ModelCatalog";
 import { useToasts } from "./Toasts";
 
 type Form = {
@@ -72,7 +73,7 @@ export function SettingsView() {
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
 
-  useEffect(() => {
+  const loadSettings = useCallback(() => {
     commands
       .getSettings()
       .then((s) => {
@@ -80,9 +81,13 @@ export function SettingsView() {
         setForm(toForm(s));
       })
       .catch((e: unknown) => setError(toIpcError(e)));
+  }, []);
+
+  useEffect(() => {
+    loadSettings();
     commands.hardware().then(setHardware, (e: unknown) => toasts.error(e));
     commands.appInfo().then(setInfo, (e: unknown) => toasts.error(e));
-  }, [toasts]);
+  }, [toasts, loadSettings]);
 
   const set = <K extends keyof Form>(key: K, value: Form[K]) => {
     setSaved(false);
@@ -260,6 +265,8 @@ export function SettingsView() {
           <p className="muted">{t("common.loading")}</p>
         )}
       </section>
+
+      <ModelCatalog onDownloaded={loadSettings} />
 
       <section className="settings-section" aria-labelledby="about-heading">
         <h2 id="about-heading">{t("settings.about")}</h2>

@@ -102,6 +102,7 @@ export function mockCommands(handlers: Record<string, Handler>): { calls: { cmd:
     list_matters: () => [matter],
     list_documents: () => [],
     list_sessions: () => [],
+    model_catalog: () => ({ entries: [], chat: null, embedding: null, models_dir: "/home/u/.lexdesk/models" }),
   };
   mockIPC((cmd, payload) => {
     const args = (payload ?? {}) as Record<string, unknown>;

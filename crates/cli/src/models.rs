@@ -1,0 +1,786 @@
+//! `lexdesk models …` (catalog, downloads, import and discovery, hardware fit, choice of model)
+//! and `lexdesk secrets …` (the keychain). A thin adapter over `lexdesk-models`; GGUF headers
+//! are validated with the engine.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lexdesk_core::ErrorCode;
+use lexdesk_core::config::{self, Config};
+use lexdesk_core::generate::CancelToken;
+use lexdesk_core::model::{FitVerdict, ModelKind};
+use lexdesk_models::discover::{self, Discovered};
+use lexdesk_models::fit::{self, GpuInfo, Hardware};
+use lexdesk_models::local::{self, Installed, Origin, Removed};
+use lexdesk_models::secrets::{self, Secrets};
+use lexdesk_models::{Catalog, CatalogKind, DownloadEvent, DownloadOptions, DownloadSpec, Downloader};
+use serde::Serialize;
+
+use crate::output::{Out, json};
+use crate::templates::UsageError;
+use crate::{Ctx, inspect};
+
+/// Exit code for a failed or rejected download, and for secret-store problems.
+pub const MODELS: u8 = 7;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Show a GGUF file's metadata and whether it fits this machine's memory
+    Inspect {
+        /// The GGUF file
+        file: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The catalog with each model's fit on this machine; `--installed`: models on disk;
+    /// `--discover`: GGUFs from Ollama, LM Studio, Jan and the Hugging Face cache
+    List(ListArgs),
+    /// Search the catalog (every word must match; filter by kind and language)
+    Search(SearchArgs),
+    /// Download a catalog model (`ID` or `ID:QUANT`) or a URL, resumable and checksum-verified
+    Download(DownloadArgs),
+    /// Use GGUF files where they are (validated, not copied); `--discovered` imports every
+    /// model found in other apps' folders
+    Import(ImportArgs),
+    /// Delete a downloaded model, or forget an imported one (its file is left alone)
+    Remove {
+        /// The model's name (`lexdesk models list --installed`)
+        name: String,
+    },
+    /// Recommend chat and embedding models for this machine, with GPU layers and threads
+    Recommend(RecommendArgs),
+    /// Make a model the chat or embedding model (saved to config.toml)
+    Use(UseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List the models on disk instead of the catalog
+    #[arg(long, conflicts_with = "discover")]
+    installed: bool,
+    /// List GGUFs found in other apps' folders
+    #[arg(long)]
+    discover: bool,
+    /// Only this kind: chat, embedding, reranker, vision
+    #[arg(long)]
+    kind: Option<CatalogKind>,
+    /// Context length the fit assumes [default: min(model's, 8192)]
+    #[arg(long = "fit-ctx", value_name = "TOKENS")]
+    fit_ctx: Option<u64>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to look for (id, name, publisher, architecture, languages, description)
+    query: Vec<String>,
+    /// Only this kind
+    #[arg(long)]
+    kind: Option<CatalogKind>,
+    /// Only models good at this language (zh, en)
+    #[arg(long)]
+    lang: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// A catalog id (`qwen2.5-1.5b-instruct`, `qwen2.5-7b-instruct:Q5_K_M`) or an http(s) URL
+    model: String,
+    /// Quantisation (instead of `ID:QUANT`)
+    #[arg(long)]
+    quant: Option<String>,
+    /// Expected SHA-256 (required for a URL unless the server publishes one, as Hugging Face does)
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<String>,
+    /// Folder to save into [default: the home's models folder]
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// Then make it the chat or embedding model (by its kind)
+    #[arg(long = "use")]
+    use_it: bool,
+    /// Print one JSON object at the end (progress as JSON lines on stderr)
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// GGUF files to use in place
+    #[arg(required_unless_present = "discovered")]
+    files: Vec<PathBuf>,
+    /// Import every model found by `lexdesk models list --discover` (projectors excepted)
+    #[arg(long, conflicts_with = "files")]
+    discovered: bool,
+    /// The name to use it by [default: the file name]
+    #[arg(long)]
+    name: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// The documents' language the models must handle
+    #[arg(long, default_value = "zh")]
+    lang: String,
+    /// Context length the fit assumes [default: min(model's, 8192)]
+    #[arg(long = "fit-ctx", value_name = "TOKENS")]
+    fit_ctx: Option<u64>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UseArgs {
+    /// An installed model's name, a catalog id (downloaded), or a path
+    model: String,
+    /// As chat or embedding model [default: from the catalog or the file's metadata]
+    #[arg(long, value_parser = ["chat", "embedding"])]
+    kind: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Store a secret (read from the terminal without echo, or from standard input)
+    Set {
+        /// Its name, e.g. `huggingface-token` or `remote:vllm`
+        name: String,
+    },
+    /// Whether a secret is stored (the value is never printed)
+    Check {
+        /// Its name
+        name: String,
+    },
+    /// Delete a secret
+    Delete {
+        /// Its name
+        name: String,
+    },
+    /// Which store is in use
+    Status,
+}
+
+/// Exit code for a models-crate error.
+pub fn exit_code(e: &lexdesk_models::ModelsError) -> u8 {
+    use lexdesk_models::ModelsError as M;
+    match e {
+        M::UnknownModel(_) | M::Invalid(_) => crate::templates::USAGE,
+        M::Cancelled { .. } => crate::exit::CANCELLED,
+        M::NotGguf { .. } => crate::exit::MODEL_FILE,
+        M::InsufficientDisk { .. } => crate::exit::RESOURCES,
+        M::Io { .. } | M::CatalogInvalid(_) => crate::exit::ERROR,
+        _ => MODELS,
+    }
+}
+
+pub async fn models_cmd(ctx: &Ctx, out: &mut Out, cmd: &ModelsCommand) -> anyhow::Result<u8> {
+    match cmd {
+        ModelsCommand::Inspect { file, json } => inspect(ctx, out, file, *json),
+        ModelsCommand::List(a) => list(ctx, out, a),
+        ModelsCommand::Search(a) => search(out, a),
+        ModelsCommand::Download(a) => download(ctx, out, a).await,
+        ModelsCommand::Import(a) => import(ctx, out, a),
+        ModelsCommand::Remove { name } => remove(ctx, out, name),
+        ModelsCommand::Recommend(a) => recommend(out, a),
+        ModelsCommand::Use(a) => use_model(ctx, out, a),
+    }
+}
+
+fn catalog() -> anyhow::Result<Catalog> {
+    Ok(Catalog::builtin()?)
+}
+
+/// This machine, with the GPUs llama.cpp sees.
+fn hardware() -> Hardware {
+    let gpus = lexdesk_engine::devices()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.is_gpu)
+        .map(|d| GpuInfo { name: d.description, free: d.memory_free, total: d.memory_total })
+        .collect();
+    Hardware::detect(gpus)
+}
+
+fn gb(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
+fn verdict_label(v: FitVerdict) -> &'static str {
+    match v {
+        FitVerdict::FitsGpu => "fits GPU",
+        FitVerdict::FitsPartialOffload => "partial offload",
+        FitVerdict::FitsCpu => "fits CPU",
+        FitVerdict::DoesNotFit => "does not fit",
+    }
+}
+
+fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
+    let catalog = catalog()?;
+    if a.discover {
+        let found = discover::discover(&discover::Roots::from_env());
+        if a.json {
+            return json(out, &found).map(|()| 0);
+        }
+        if found.is_empty() {
+            out.line("no GGUF files found in Ollama, LM Studio, Jan or the Hugging Face cache")?;
+        }
+        for d in &found {
+            out.line(format!(
+                "{:<20} {:<60} {:>10}{}\n{:>20} {}",
+                d.source.label(),
+                d.name,
+                gb(d.size),
+                if d.projector { "  (projector)" } else { "" },
+                "",
+                d.path.display()
+            ))?;
+        }
+        return Ok(0);
+    }
+    let installed = local::installed(&ctx.home.models_dir(), &config::model_search_path(&ctx.home), &catalog)?;
+    if a.installed {
+        if a.json {
+            return json(out, &installed).map(|()| 0);
+        }
+        for m in &installed {
+            let origin = match &m.origin {
+                Origin::Folder { dir } => dir.display().to_string(),
+                Origin::Imported { source } => {
+                    format!("imported{}", source.map(|s| format!(" from {}", s.label())).unwrap_or_default())
+                }
+            };
+            let used = if m.name == ctx.config.models.chat || m.path == Path::new(&ctx.config.models.chat) {
+                "  [chat]"
+            } else if m.name == ctx.config.models.embed || m.path == Path::new(&ctx.config.models.embed) {
+                "  [embedding]"
+            } else {
+                ""
+            };
+            out.line(format!("{:<48} {:>10}  {origin}{used}", m.name, gb(m.size)))?;
+        }
+        return Ok(0);
+    }
+    let hw = hardware();
+    let rows = lexdesk_models::catalog_entries(&catalog, &hw, &installed, a.kind, a.fit_ctx);
+    if a.json {
+        return json(out, &rows).map(|()| 0);
+    }
+    out.line(format!(
+        "{:<26} {:<9} {:<14} {:<8} {:>9} {:>10}  {}",
+        "ID", "KIND", "LANGUAGES", "QUANT", "SIZE", "NEEDS", "FIT"
+    ))?;
+    for r in &rows {
+        for (i, f) in r.fits.iter().enumerate() {
+            let installed = if r.installed.contains(&f.quant) { "  installed" } else { "" };
+            let speed = if f.interactive || f.verdict == FitVerdict::DoesNotFit { "" } else { ", slow" };
+            let size = if f.weights_exact { gb(f.weights) } else { format!("~{}", gb(f.weights)) };
+            out.line(format!(
+                "{:<26} {:<9} {:<14} {:<8} {:>9} {:>10}  {}{speed}{installed}",
+                if i == 0 { r.model.id.as_str() } else { "" },
+                if i == 0 { r.model.kind.as_str() } else { "" },
+                if i == 0 { r.model.languages.join(",") } else { String::new() },
+                f.quant,
+                size,
+                gb(f.need),
+                verdict_label(f.verdict),
+            ))?;
+        }
+    }
+    Ok(0)
+}
+
+fn search(out: &mut Out, a: &SearchArgs) -> anyhow::Result<u8> {
+    let catalog = catalog()?;
+    let found = catalog.search(&a.query.join(" "), a.kind, a.lang.as_deref());
+    if a.json {
+        return json(out, &found).map(|()| 0);
+    }
+    if found.is_empty() {
+        out.line("no catalog model matches")?;
+        return Ok(1);
+    }
+    for m in found {
+        let quants: Vec<&str> = m.files.iter().filter_map(|f| f.quant.as_deref()).collect();
+        out.line(format!(
+            "{:<26} {:<9} {} — {}\n{:<26} {} · {} · {} · {}{}",
+            m.id,
+            m.kind.as_str(),
+            m.name,
+            m.description,
+            "",
+            m.languages.join(","),
+            m.license,
+            quants.join(" "),
+            format_args!("{:.1}B params", m.parameters as f64 / 1e9),
+            if m.gated { " · gated (needs a token)" } else { "" },
+        ))?;
+    }
+    Ok(0)
+}
+
+/// One file to fetch, with what to call it.
+struct Job {
+    spec: DownloadSpec,
+    label: String,
+    kind: Option<CatalogKind>,
+}
+
+fn resolve_jobs(ctx: &Ctx, a: &DownloadArgs, dir: &Path) -> anyhow::Result<Vec<Job>> {
+    let endpoint = lexdesk_models::hub_endpoint(ctx.config.hub.endpoint.as_deref());
+    if a.model.starts_with("http://") || a.model.starts_with("https://") {
+        let url = url_file_name(&a.model);
+        if !url.to_ascii_lowercase().ends_with(".gguf") {
+            return Err(UsageError(format!("`{}` does not name a .gguf file", a.model)).into());
+        }
+        return Ok(vec![Job {
+            spec: DownloadSpec {
+                url: a.model.clone(),
+                dest: dir.join(url),
+                sha256: a.sha256.clone(),
+                size: None,
+                // The hub's token goes to the hub only.
+                bearer: a.model.starts_with(&format!("{endpoint}/")).then(|| hf_token(ctx)).flatten(),
+            },
+            label: url.to_owned(),
+            kind: None,
+        }]);
+    }
+    let (id, quant) = match a.model.split_once(':') {
+        Some((id, q)) => (id, Some(q)),
+        None => (a.model.as_str(), a.quant.as_deref()),
+    };
+    let token = hf_token(ctx);
+    let mut planned = lexdesk_models::plan_download(&catalog()?, id, quant, &endpoint, dir, token.as_deref())?;
+    if let (Some(sha), Some(first)) = (&a.sha256, planned.first_mut()) {
+        first.spec.sha256 = Some(sha.clone());
+    }
+    Ok(planned.into_iter().map(|p| Job { spec: p.spec, label: p.label, kind: Some(p.kind) }).collect())
+}
+
+/// The last path segment of a URL, without query or fragment.
+fn url_file_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The Hugging Face token: `HF_TOKEN`, else the keychain (silently absent when no store is
+/// usable: public models need none, and a gated one fails with a message that says what to do).
+fn hf_token(ctx: &Ctx) -> Option<String> {
+    if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        return Some(t);
+    }
+    Secrets::open(ctx.home.root()).ok()?.get(secrets::HF_TOKEN).ok().flatten().map(|t| t.to_string())
+}
+
+#[derive(Serialize)]
+struct DownloadJson {
+    downloads: Vec<lexdesk_models::DownloadOutcome>,
+    used_as: Option<&'static str>,
+}
+
+async fn download(ctx: &Ctx, out: &mut Out, a: &DownloadArgs) -> anyhow::Result<u8> {
+    let dir = a.to.clone().unwrap_or_else(|| ctx.home.models_dir());
+    let jobs = resolve_jobs(ctx, a, &dir)?;
+    let opts = DownloadOptions {
+        read_timeout: std::time::Duration::from_secs(ctx.config.hub.read_timeout_secs.max(1)),
+        retries: ctx.config.hub.retries,
+        ..DownloadOptions::default()
+    };
+    let downloader = Downloader::new(opts)?;
+    let cancel = CancelToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let mut outcomes = Vec::new();
+    let mut first_kind = None;
+    let result: anyhow::Result<()> = async {
+        for job in &jobs {
+            let bar = progress_bar(&job.label, a.json);
+            let as_json = a.json;
+            let on_event = |ev: DownloadEvent| {
+                if as_json {
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        eprintln!("{line}");
+                    }
+                    return;
+                }
+                match ev {
+                    DownloadEvent::Started { total, resumed_from } => {
+                        if let Some(t) = total {
+                            bar.set_length(t);
+                        }
+                        bar.set_position(resumed_from);
+                        if resumed_from > 0 {
+                            bar.println(format!("resuming {} at {}", job.label, gb(resumed_from)));
+                        }
+                    }
+                    DownloadEvent::Progress(p) => {
+                        bar.set_position(p.downloaded);
+                        let eta = p.eta_secs.map(|s| format!(", {}", human_secs(s))).unwrap_or_default();
+                        bar.set_message(format!("{}/s{eta}", gb(p.bytes_per_sec as u64)));
+                    }
+                    DownloadEvent::Retrying { attempt, delay_secs, reason } => {
+                        bar.println(format!("attempt {attempt} failed ({reason}); retrying in {delay_secs:.1} s"));
+                    }
+                    DownloadEvent::Verifying => bar.set_message("verifying sha256"),
+                }
+            };
+            let outcome = downloader.download(&job.spec, &cancel, &on_event).await;
+            bar.finish_and_clear();
+            let outcome = outcome?;
+            // The checksum says the bytes are the publisher's; the engine says they are a model
+            // it can load.
+            let inspection = lexdesk_engine::inspect(&outcome.path, &ctx.options).with_context(|| {
+                format!("{} was downloaded and verified but is not a usable GGUF", outcome.path.display())
+            })?;
+            if !a.json {
+                out.line(format!(
+                    "{} {} ({}, sha256 {} verified{}{}) — {}, {:?}",
+                    if outcome.already_present { "already present:" } else { "downloaded" },
+                    outcome.path.display(),
+                    gb(outcome.size),
+                    &outcome.sha256[..12],
+                    match outcome.checksum_source {
+                        lexdesk_models::download::ChecksumSource::Given => " against the catalog",
+                        lexdesk_models::download::ChecksumSource::Server => " against the hub's",
+                    },
+                    if outcome.resumed_from > 0 {
+                        format!(", resumed at {}", gb(outcome.resumed_from))
+                    } else {
+                        String::new()
+                    },
+                    inspection.metadata.architecture,
+                    inspection.fit,
+                ))?;
+            }
+            if first_kind.is_none() {
+                first_kind = Some(job.kind.unwrap_or(match inspection.metadata.kind {
+                    ModelKind::Embedding => CatalogKind::Embedding,
+                    _ => CatalogKind::Chat,
+                }));
+            }
+            outcomes.push(outcome);
+        }
+        Ok(())
+    }
+    .await;
+    ctrl_c.abort();
+    result?;
+    let mut used_as = None;
+    if a.use_it
+        && let (Some(first), Some(kind)) = (outcomes.first(), first_kind)
+    {
+        let role = if kind == CatalogKind::Embedding { "embedding" } else { "chat" };
+        let name = first.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let value = if a.to.is_some() { first.path.display().to_string() } else { name };
+        set_model(ctx, role, &value)?;
+        used_as = Some(role);
+        if !a.json {
+            out.line(format!("now the {role} model (config.toml)"))?;
+        }
+    }
+    if a.json {
+        json(out, &DownloadJson { downloads: outcomes, used_as })?;
+    }
+    Ok(0)
+}
+
+fn human_secs(s: f64) -> String {
+    let s = s.round() as u64;
+    match s {
+        0..60 => format!("{s} s left"),
+        60..3600 => format!("{} min {} s left", s / 60, s % 60),
+        _ => format!("{} h {} min left", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn progress_bar(label: &str, hidden: bool) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if hidden {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_owned());
+    bar
+}
+
+#[derive(Serialize)]
+struct ImportedJson {
+    name: String,
+    path: PathBuf,
+    architecture: String,
+    kind: String,
+    parameters: u64,
+    quantization: String,
+    fit: FitVerdict,
+}
+
+fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
+    let models_dir = ctx.home.models_dir();
+    let candidates: Vec<(PathBuf, Option<String>, Option<discover::Source>)> = if a.discovered {
+        discover::discover(&discover::Roots::from_env())
+            .into_iter()
+            .filter(|d| !d.projector)
+            .map(|d: Discovered| (d.path, Some(d.name.replace(['/', ':', '\\'], "_")), Some(d.source)))
+            .collect()
+    } else {
+        if a.name.is_some() && a.files.len() > 1 {
+            return Err(UsageError("--name needs exactly one file".into()).into());
+        }
+        a.files.iter().map(|f| (f.clone(), a.name.clone(), None)).collect()
+    };
+    let mut done = Vec::new();
+    let mut failed = 0;
+    for (path, name, source) in candidates {
+        // The engine validates the header (magic, version, metadata, tensor bounds) first.
+        let inspection = match lexdesk_engine::inspect(&path, &ctx.options) {
+            Ok(i) => i,
+            Err(e) if a.discovered => {
+                eprintln!("skipped {}: error[{}]: {e}", path.display(), e.code());
+                failed += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let entry = local::import(&models_dir, &path, name.as_deref(), source)?;
+        let m = &inspection.metadata;
+        let row = ImportedJson {
+            name: entry.name,
+            path: entry.path,
+            architecture: m.architecture.clone(),
+            kind: format!("{:?}", m.kind).to_lowercase(),
+            parameters: m.parameter_count,
+            quantization: m.quantization.clone(),
+            fit: inspection.fit,
+        };
+        if !a.json {
+            out.line(format!(
+                "imported {} → {} ({}, {} {:.1}B {}, {:?}); use it with `lexdesk models use {}`",
+                row.path.display(),
+                row.name,
+                row.kind,
+                row.architecture,
+                row.parameters as f64 / 1e9,
+                row.quantization,
+                row.fit,
+                row.name
+            ))?;
+        }
+        done.push(row);
+    }
+    if a.json {
+        json(out, &done)?;
+    } else if a.discovered && done.is_empty() && failed == 0 {
+        out.line("no models found in Ollama, LM Studio, Jan or the Hugging Face cache")?;
+    }
+    Ok(0)
+}
+
+fn remove(ctx: &Ctx, out: &mut Out, name: &str) -> anyhow::Result<u8> {
+    match local::remove(&ctx.home.models_dir(), name)? {
+        Removed::Deleted { path, bytes } => out.line(format!("deleted {} ({} freed)", path.display(), gb(bytes)))?,
+        Removed::Unregistered { path } => {
+            out.line(format!("forgot {name}; its file {} belongs to another app and was kept", path.display()))?;
+        }
+    }
+    for (role, current) in [("chat", &ctx.config.models.chat), ("embedding", &ctx.config.models.embed)] {
+        if current == name {
+            eprintln!("note: {name} was the {role} model in config.toml; choose another with `lexdesk models use`");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct RecommendJson {
+    hardware: Hardware,
+    reserved_ram: u64,
+    default_threads: u32,
+    chat: Option<fit::Recommendation>,
+    embedding: Option<fit::Recommendation>,
+}
+
+fn recommend(out: &mut Out, a: &RecommendArgs) -> anyhow::Result<u8> {
+    let catalog = catalog()?;
+    let hw = hardware();
+    let rec = RecommendJson {
+        chat: fit::recommend(&catalog, &hw, CatalogKind::Chat, Some(&a.lang), a.fit_ctx),
+        embedding: fit::recommend(&catalog, &hw, CatalogKind::Embedding, Some(&a.lang), a.fit_ctx),
+        reserved_ram: fit::reserved_ram(&hw),
+        default_threads: hw.default_threads(),
+        hardware: hw,
+    };
+    if a.json {
+        return json(out, &rec).map(|()| 0);
+    }
+    let hw = &rec.hardware;
+    out.line(format!(
+        "machine: {} ({} cores / {} threads; {}), RAM {} of {} available",
+        if hw.cpu_brand.is_empty() { "CPU" } else { &hw.cpu_brand },
+        hw.physical_cores,
+        hw.logical_cpus,
+        if hw.cpu_features.is_empty() { "no SIMD extensions detected".to_owned() } else { hw.cpu_features.join(" ") },
+        gb(hw.ram_available),
+        gb(hw.ram_total)
+    ))?;
+    if hw.gpus.is_empty() {
+        out.line("GPUs: none that llama.cpp can use (CPU inference)")?;
+    }
+    for g in &hw.gpus {
+        out.line(format!("GPU: {} ({} free of {})", g.name, gb(g.free), gb(g.total)))?;
+    }
+    for r in [&rec.chat, &rec.embedding] {
+        let Some(r) = r else { continue };
+        out.line(format!(
+            "{:<9}  {}:{}  ({} needed, {}; threads {}, GPU layers {})\n           {}\n           download: lexdesk models download {}:{} --use",
+            r.kind.as_str(),
+            r.fit.id,
+            r.fit.quant,
+            gb(r.fit.need),
+            verdict_label(r.fit.verdict),
+            r.fit.threads,
+            r.fit.gpu_layers,
+            r.reason,
+            r.fit.id,
+            r.fit.quant
+        ))?;
+    }
+    if rec.chat.is_none() {
+        out.line(format!("no catalog chat model for `{}` fits this machine's free memory", a.lang))?;
+        return Ok(crate::exit::RESOURCES);
+    }
+    Ok(0)
+}
+
+fn use_model(ctx: &Ctx, out: &mut Out, a: &UseArgs) -> anyhow::Result<u8> {
+    let catalog = catalog()?;
+    let installed = local::installed(&ctx.home.models_dir(), &config::model_search_path(&ctx.home), &catalog)?;
+    let found: Option<&Installed> = installed
+        .iter()
+        .find(|m| m.name == a.model || m.path == Path::new(&a.model))
+        .or_else(|| installed.iter().find(|m| m.catalog_id.as_deref() == Some(a.model.as_str())));
+    let (value, path) = match found {
+        Some(m) => match &m.origin {
+            Origin::Folder { .. } => (m.name.clone(), m.path.clone()),
+            Origin::Imported { .. } => (m.path.display().to_string(), m.path.clone()),
+        },
+        None if Path::new(&a.model).is_file() => {
+            let abs = std::fs::canonicalize(&a.model)?;
+            (abs.display().to_string(), abs)
+        }
+        None if catalog.get(&a.model).is_some() => {
+            return Err(UsageError(format!(
+                "`{}` is in the catalog but not downloaded: `lexdesk models download {} --use`",
+                a.model, a.model
+            ))
+            .into());
+        }
+        None => {
+            return Err(
+                UsageError(format!("no installed model `{}` (`lexdesk models list --installed`)", a.model)).into()
+            );
+        }
+    };
+    let inspection = lexdesk_engine::inspect(&path, &ctx.options)?;
+    let role = match (a.kind.as_deref(), inspection.metadata.kind) {
+        (Some(k), _) => k,
+        (None, ModelKind::Embedding) => "embedding",
+        (None, _) => "chat",
+    };
+    match (role, inspection.metadata.kind) {
+        ("chat", ModelKind::Embedding) => {
+            return Err(UsageError(format!("{} is an embedding model, not a chat model", path.display())).into());
+        }
+        ("embedding", ModelKind::Chat) if inspection.metadata.pooling.is_none() => {
+            return Err(UsageError(format!(
+                "{} is a chat model without pooling, not an embedding model",
+                path.display()
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    set_model(ctx, role, &value)?;
+    out.line(format!("{value} is now the {role} model ({:?} here)", inspection.fit))?;
+    if role == "embedding" {
+        eprintln!(
+            "note: matters indexed with another embedding model keep their vectors; re-ingest them to search with this one"
+        );
+    }
+    Ok(0)
+}
+
+/// Write the chat or embedding model into config.toml (the file as written, without the
+/// environment's overrides).
+fn set_model(ctx: &Ctx, role: &str, value: &str) -> anyhow::Result<()> {
+    let mut file = Config::load_file(&ctx.home)?;
+    if role == "embedding" {
+        file.models.embed = value.to_owned();
+    } else {
+        file.models.chat = value.to_owned();
+    }
+    file.save(&ctx.home)?;
+    Ok(())
+}
+
+pub fn secrets_cmd(ctx: &Ctx, out: &mut Out, cmd: &SecretsCommand) -> anyhow::Result<u8> {
+    let store = Secrets::open(ctx.home.root())?;
+    if let Some(w) = store.warning() {
+        eprintln!("warning: {w}");
+    }
+    match cmd {
+        SecretsCommand::Set { name } => {
+            let value = read_secret(name)?;
+            store.set(name, value.trim())?;
+            out.line(format!("stored {name} in {}", backend_label(&store)))?;
+        }
+        SecretsCommand::Check { name } => {
+            let present = store.get(name)?.is_some();
+            out.line(format!("{name}: {} ({})", if present { "stored" } else { "not stored" }, backend_label(&store)))?;
+            return Ok(if present { 0 } else { 1 });
+        }
+        SecretsCommand::Delete { name } => {
+            let existed = store.delete(name)?;
+            out.line(format!("{name}: {}", if existed { "deleted" } else { "was not stored" }))?;
+        }
+        SecretsCommand::Status => out.line(backend_label(&store))?,
+    }
+    Ok(0)
+}
+
+fn backend_label(store: &Secrets) -> String {
+    match store.backend() {
+        secrets::Backend::Keychain => "the OS keychain".to_owned(),
+        secrets::Backend::EncryptedFile(p) => format!("the encrypted file {}", p.display()),
+    }
+}
+
+fn read_secret(name: &str) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        Ok(zeroize::Zeroizing::new(rpassword::prompt_password(format!("{name}: "))?))
+    } else {
+        let mut s = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().read_line(&mut s)?;
+        Ok(s)
+    }
+}
