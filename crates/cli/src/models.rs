@@ -276,7 +276,7 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
         return json(out, &rows).map(|()| 0);
     }
     out.line(format!(
-        "{:<26} {:<9} {:<14} {:<8} {:>9} {:>10}  {}",
+        "{:<26} {:<9} {:<14} {:<8} {:>10} {:>10}  {}",
         "ID", "KIND", "LANGUAGES", "QUANT", "SIZE", "NEEDS", "FIT"
     ))?;
     for r in &rows {
@@ -285,10 +285,10 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
             let speed = if f.interactive || f.verdict == FitVerdict::DoesNotFit { "" } else { ", slow" };
             let size = if f.weights_exact { gb(f.weights) } else { format!("~{}", gb(f.weights)) };
             out.line(format!(
-                "{:<26} {:<9} {:<14} {:<8} {:>9} {:>10}  {}{speed}{installed}",
+                "{:<26} {:<9} {:<14} {:<8} {:>10} {:>10}  {}{speed}{installed}",
                 if i == 0 { r.model.id.as_str() } else { "" },
                 if i == 0 { r.model.kind.as_str() } else { "" },
-                if i == 0 { r.model.languages.join(",") } else { String::new() },
+                if i == 0 { languages(&r.model.languages) } else { String::new() },
                 f.quant,
                 size,
                 gb(f.need),
@@ -297,6 +297,16 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Languages for a table cell: the first three named ones, `…` when there are more.
+fn languages(langs: &[String]) -> String {
+    let named: Vec<&str> = langs.iter().map(String::as_str).filter(|l| *l != "multilingual").collect();
+    let mut cell = named.iter().take(3).copied().collect::<Vec<_>>().join(",");
+    if named.len() > 3 || named.len() < langs.len() {
+        cell.push_str(",…");
+    }
+    cell
 }
 
 fn search(out: &mut Out, a: &SearchArgs) -> anyhow::Result<u8> {
@@ -373,13 +383,8 @@ fn url_file_name(url: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// The Hugging Face token: `HF_TOKEN`, else the keychain (silently absent when no store is
-/// usable: public models need none, and a gated one fails with a message that says what to do).
 fn hf_token(ctx: &Ctx) -> Option<String> {
-    if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
-        return Some(t);
-    }
-    Secrets::open(ctx.home.root()).ok()?.get(secrets::HF_TOKEN).ok().flatten().map(|t| t.to_string())
+    secrets::hub_token(ctx.home.root())
 }
 
 #[derive(Serialize)]

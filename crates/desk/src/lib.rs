@@ -550,10 +550,7 @@ impl Desk {
     ) -> Result<Vec<lexdesk_models::DownloadOutcome>, DeskError> {
         let config = self.config();
         let endpoint = lexdesk_models::hub_endpoint(config.hub.endpoint.as_deref());
-        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()).or_else(|| {
-            let store = lexdesk_models::secrets::Secrets::open(self.home.root()).ok()?;
-            store.get(lexdesk_models::secrets::HF_TOKEN).ok().flatten().map(|t| t.to_string())
-        });
+        let token = lexdesk_models::secrets::hub_token(self.home.root());
         let catalog = lexdesk_models::Catalog::builtin()?;
         let plan =
             lexdesk_models::plan_download(&catalog, id, quant, &endpoint, &self.home.models_dir(), token.as_deref())?;

@@ -33,6 +33,19 @@ pub const ENV_BACKEND: &str = "LEXDESK_SECRETS";
 /// The Hugging Face access token's secret name.
 pub const HF_TOKEN: &str = "huggingface-token";
 
+/// The Hugging Face token: `HF_TOKEN` (as Hugging Face's own tools read it), else the one
+/// stored as [`HF_TOKEN`] in this home's secret store. `None` when there is none or no store is
+/// usable: public models need no token, and a gated one fails with a message that says how to
+/// store it.
+#[must_use]
+pub fn hub_token(home: &Path) -> Option<String> {
+    if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+        return Some(t);
+    }
+    let token = Secrets::open(home).ok()?.get(HF_TOKEN).ok().flatten()?;
+    Some(token.as_str().to_owned())
+}
+
 /// Where secrets are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {

@@ -184,14 +184,16 @@ async fn verifies_against_the_hubs_checksum_and_reports_progress() {
     assert_eq!(out.size, SIZE as u64);
     assert_eq!(std::fs::read(&dest).unwrap(), server.content);
     assert!(!part_path(&dest).exists(), "the partial file is renamed into place");
-    let events = events.lock().unwrap();
-    let progress: Vec<_> =
-        events.iter().filter_map(|e| if let DownloadEvent::Progress(p) = e { Some(*p) } else { None }).collect();
-    assert!(!progress.is_empty());
-    assert!(progress.windows(2).all(|w| w[0].downloaded <= w[1].downloaded));
-    let last = progress.last().unwrap();
-    assert_eq!((last.downloaded, last.total), (SIZE as u64, Some(SIZE as u64)));
-    assert!(matches!(events.last(), Some(DownloadEvent::Verifying)));
+    {
+        let events = events.lock().unwrap();
+        let progress: Vec<_> =
+            events.iter().filter_map(|e| if let DownloadEvent::Progress(p) = e { Some(*p) } else { None }).collect();
+        assert!(!progress.is_empty());
+        assert!(progress.windows(2).all(|w| w[0].downloaded <= w[1].downloaded));
+        let last = progress.last().unwrap();
+        assert_eq!((last.downloaded, last.total), (SIZE as u64, Some(SIZE as u64)));
+        assert!(matches!(events.last(), Some(DownloadEvent::Verifying)));
+    }
 
     // Again: nothing is fetched, the file is recognised by its checksum.
     let gets = server.gets.load(Ordering::SeqCst);

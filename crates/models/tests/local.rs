@@ -137,7 +137,7 @@ fn imported_models_are_used_in_place_and_never_deleted() {
     std::fs::write(&text, "hello").unwrap();
     assert_eq!(local::import(&models, &text, None, None).unwrap_err().code(), "NOT_GGUF");
 
-    let list = local::installed(&models, &[models.clone()], &catalog).unwrap();
+    let list = local::installed(&models, std::slice::from_ref(&models), &catalog).unwrap();
     let summary: Vec<(&str, bool)> =
         list.iter().map(|m| (m.name.as_str(), matches!(m.origin, Origin::Imported { .. }))).collect();
     assert_eq!(
