@@ -201,6 +201,11 @@ export type CatalogModel = {
 	license_url?: string | null,
 	/**  The hub requires accepting terms (and a token) before downloading. */
 	gated?: boolean,
+	/**
+	 *  The licence allows commercial use (a firm's work is commercial); `false` for research or
+	 *  non-commercial licences, which are listed but never recommended.
+	 */
+	commercial_use?: boolean,
 	/**  Languages it is good at (ISO 639-1, or `multilingual`). */
 	languages: string[],
 	/**  Parameter count. */

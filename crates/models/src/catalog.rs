@@ -116,6 +116,10 @@ pub struct CatalogModel {
     /// The hub requires accepting terms (and a token) before downloading.
     #[serde(default)]
     pub gated: bool,
+    /// The licence allows commercial use (a firm's work is commercial); `false` for research or
+    /// non-commercial licences, which are listed but never recommended.
+    #[serde(default = "allowed")]
+    pub commercial_use: bool,
     /// Languages it is good at (ISO 639-1, or `multilingual`).
     pub languages: Vec<String>,
     /// Parameter count.
@@ -281,6 +285,10 @@ impl Catalog {
             })
             .collect()
     }
+}
+
+fn allowed() -> bool {
+    true
 }
 
 /// Whether `s` is a SHA-256 digest in lower-case hex.

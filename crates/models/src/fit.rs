@@ -268,7 +268,7 @@ pub struct Recommendation {
 }
 
 /// Recommend a model of `kind` for this machine that covers `lang` (`zh`, `en`; `None` =
-/// any): among the files that fit and run at an interactive rate, the one with the most
+/// any), open to download (not gated) and licensed for commercial use: among the files that fit and run at an interactive rate, the one with the most
 /// parameters (then the higher-precision quantisation); if none is interactive, the smallest
 /// that fits. `None` when nothing fits.
 #[must_use]
@@ -282,7 +282,7 @@ pub fn recommend(
     let candidates: Vec<(&CatalogModel, FitReport)> = catalog
         .models
         .iter()
-        .filter(|m| m.kind == kind && lang.is_none_or(|l| m.speaks(l)) && !m.gated)
+        .filter(|m| m.kind == kind && lang.is_none_or(|l| m.speaks(l)) && !m.gated && m.commercial_use)
         .flat_map(|m| m.files.iter().map(move |f| (m, f)))
         .map(|(m, f)| (m, assess(m, f, hw, context)))
         .filter(|(_, r)| r.verdict != FitVerdict::DoesNotFit)
@@ -342,6 +342,7 @@ mod tests {
             license: "Apache-2.0".into(),
             license_url: None,
             gated: false,
+            commercial_use: true,
             languages: vec!["zh".into(), "en".into()],
             parameters: params,
             context_length: 32768,
@@ -419,6 +420,11 @@ mod tests {
         assert!(recommend(&c, &hw(1, 1, None), CatalogKind::Chat, None, None).is_none());
         // Language filter.
         assert!(recommend(&c, &hw(24, 2, None), CatalogKind::Chat, Some("fr"), None).is_none());
+        // A research licence is never recommended, however well it fits.
+        let mut research = catalog();
+        research.models[0].commercial_use = false;
+        let r = recommend(&research, &hw(24, 2, None), CatalogKind::Chat, None, None).unwrap();
+        assert_ne!(r.fit.id, "small");
     }
 
     #[test]

@@ -29,6 +29,7 @@ const entry: CatalogEntry = {
   license: "Apache-2.0",
   license_url: null,
   gated: false,
+  commercial_use: true,
   languages: ["zh", "en"],
   parameters: 1_540_000_000,
   context_length: 32768,

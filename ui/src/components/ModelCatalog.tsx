@@ -167,6 +167,7 @@ export function ModelCatalog(props: { onDownloaded: () => void }) {
                             <small className="muted">
                               {entry.languages.join(", ")} · {entry.license}
                               {entry.gated ? ` · ${t("catalog.gated")}` : ""}
+                              {entry.commercial_use ? "" : ` · ${t("catalog.nonCommercial")}`}
                             </small>
                           </>
                         )}
