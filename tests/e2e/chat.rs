@@ -233,3 +233,73 @@ fn a_model_without_a_template_uses_the_transcript_fallback_and_streams_chinese_i
         assert!(text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch)), "{text:?}");
     });
 }
+
+#[test]
+fn parallel_sequences_decode_together_and_each_keeps_its_own_text() {
+    block_on(async {
+        let model = ChatModel::load(
+            chat_model(),
+            LoadOptions { context_length: Some(1024), parallel: 4, ..LoadOptions::default() },
+        )
+        .await
+        .unwrap();
+        assert_eq!((model.info().parallel, model.info().context_length), (4, 1024));
+        let prompts = [
+            "Count from one to twenty in words.",
+            "List the days of the week.",
+            "Name ten colours, one per line.",
+            "Write the alphabet in capital letters.",
+        ];
+        // Alone, one after another: the reference texts.
+        let mut alone = Vec::new();
+        for p in prompts {
+            alone.push(model.generate(greedy(user(p), 24)).unwrap().collect().await.unwrap());
+        }
+        model.clear_cache().unwrap();
+        // Together: every stream starts (its prompt evaluated) before any ends, which only a
+        // batch of all four sequences can do; each gets a complete answer of its own.
+        let t0 = std::time::Instant::now();
+        let runs = prompts.map(|p| {
+            let mut stream = model.generate(greedy(user(p), 24)).unwrap();
+            tokio::spawn(async move {
+                let (mut started, mut done, mut text, mut usage) = (None, None, String::new(), None);
+                while let Some(event) = stream.next().await {
+                    match event.unwrap() {
+                        GenerationEvent::Started { .. } => started = Some(t0.elapsed()),
+                        GenerationEvent::Token { text: t } => text.push_str(&t),
+                        GenerationEvent::Done { usage: u, .. } => {
+                            done = Some(t0.elapsed());
+                            usage = Some(u);
+                        }
+                    }
+                }
+                (started.unwrap(), done.unwrap(), text, usage.unwrap())
+            })
+        });
+        let mut together = Vec::new();
+        for r in runs {
+            together.push(r.await.unwrap());
+        }
+        let last_start = together.iter().map(|r| r.0).max().unwrap();
+        let first_end = together.iter().map(|r| r.1).min().unwrap();
+        assert!(
+            last_start < first_end,
+            "sequences were not batched: {:?}",
+            together.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>()
+        );
+        for ((_, _, text, usage), reference) in together.iter().zip(&alone) {
+            assert!(!text.trim().is_empty());
+            assert!((1..=24).contains(&usage.completion_tokens), "{usage:?}");
+            // Batched kernels may round differently; the answers must at least begin alike.
+            let prefix: String = reference.text.chars().take(8).collect();
+            assert!(text.starts_with(&prefix), "{text:?} vs alone {:?}", reference.text);
+        }
+        // A cancelled sequence ends without disturbing the others.
+        let keep = model.generate(greedy(user(prompts[0]), 24)).unwrap();
+        let mut dropped = model.generate(greedy(user(prompts[1]), 24)).unwrap();
+        assert!(matches!(dropped.next().await, Some(Ok(GenerationEvent::Started { .. }))));
+        drop(dropped);
+        let kept = keep.collect().await.unwrap();
+        assert!(kept.text.starts_with(&alone[0].text.chars().take(8).collect::<String>()), "{:?}", kept.text);
+    });
+}

@@ -10,5 +10,6 @@ mod errors;
 mod extract;
 mod library;
 mod models;
+mod server;
 mod store;
 mod templates;

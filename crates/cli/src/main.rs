@@ -18,6 +18,7 @@ mod ask;
 mod library;
 mod models;
 mod output;
+mod serve;
 mod templates;
 use output::{Out, json};
 
@@ -89,6 +90,11 @@ enum Command {
     /// Prompt templates: list, show, render (with a token-count preview), compare on the local model, import, export
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
+    /// Serve the OpenAI-compatible and LexDesk HTTP API for a firm (API keys, metrics, health)
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke the server's API keys
+    #[command(subcommand)]
+    Keys(serve::KeysCommand),
     /// Internal: isolated worker processes
     #[command(subcommand, hide = true)]
     Worker(WorkerCommand),
@@ -344,6 +350,9 @@ fn error_code(e: &anyhow::Error) -> &'static str {
                 .or_else(|| c.downcast_ref::<templates::UsageError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<lexdesk_models::ModelsError>().map(ErrorCode::code))
                 .or_else(|| c.downcast_ref::<config::ConfigError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_server::KeyError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_server::ServeError>().map(ErrorCode::code))
+                .or_else(|| c.downcast_ref::<lexdesk_desk::DeskError>().map(ErrorCode::code))
         })
         .unwrap_or("ERROR")
 }
@@ -428,6 +437,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ask(args) => ask::ask_cmd(&ctx, &mut out, args).await,
         Command::Session(c) => ask::session_cmd(&ctx, &mut out, c),
         Command::Templates(c) => templates::templates_cmd(&ctx, &mut out, c).await,
+        Command::Serve(args) => serve::serve(&ctx, args).await,
+        Command::Keys(c) => serve::keys_cmd(&ctx, &mut out, c),
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
             let devices = lexdesk_engine::devices()?;

@@ -217,6 +217,45 @@ impl Default for HubConfig {
     }
 }
 
+/// The HTTP server (`[server]`, `lexdesk serve`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Loopback unless told otherwise.
+    pub bind: String,
+    /// Generation requests decoded together (continuous batching: one context, a sequence of
+    /// the full context length each); more wait in the queue.
+    pub parallel: u32,
+    /// Generation requests that may wait; beyond that the server answers 503 with
+    /// `Retry-After`.
+    pub queue: u32,
+    /// Largest JSON request body, in KiB (413 beyond).
+    pub max_json_kib: u64,
+    /// Largest document upload (one multipart request), in MiB (413 beyond).
+    pub max_upload_mib: u64,
+    /// Requests per minute per API key (0 = unlimited); beyond, 429 with `Retry-After`.
+    pub rate_limit_per_minute: u32,
+    /// Requests a key may make at once above the steady rate.
+    pub rate_limit_burst: u32,
+    /// Seconds a generation may wait in the queue before 503.
+    pub queue_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            parallel: 1,
+            queue: 32,
+            max_json_kib: 2048,
+            max_upload_mib: 200,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 60,
+            queue_timeout_secs: 120,
+        }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -229,6 +268,8 @@ pub struct Config {
     pub generation: GenerationConfig,
     /// Model downloads.
     pub hub: HubConfig,
+    /// Server mode.
+    pub server: ServerConfig,
 }
 
 impl Config {
@@ -289,6 +330,7 @@ impl Config {
             context_length: self.engine.context_length,
             threads: self.engine.threads,
             gpu_layers: self.engine.gpu_layers,
+            parallel: self.server.parallel.max(1),
             ..LoadOptions::default()
         }
     }

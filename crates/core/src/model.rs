@@ -204,6 +204,9 @@ pub struct LoadOptions {
     pub batch_size: Option<u32>,
     /// Skip the memory preflight (for experts who know better; never the default).
     pub skip_memory_check: bool,
+    /// Sequences a chat model decodes together (continuous batching); each gets a context of
+    /// `context_length`. 0 and 1 mean one.
+    pub parallel: u32,
 }
 
 /// The preflight's estimate of what a model needs, in bytes.

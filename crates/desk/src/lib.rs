@@ -27,7 +27,7 @@ use lexdesk_ingest::pdf::WorkerConfig;
 use lexdesk_service::answer::{AnswerMode, AskEvent, AskOptions, AskRequest, Searched, ask};
 use lexdesk_service::ingest::{IngestEvent, IngestOptions, IngestSummary};
 use lexdesk_service::matters::now_ms;
-use lexdesk_service::search::Searcher;
+use lexdesk_service::search::{SearchHit, SearchRequest, Searcher};
 use lexdesk_service::sessions::{ChatSession, SessionTurn, Sessions};
 use lexdesk_service::{Matter, Matters};
 use lexdesk_store::{LanceStore, StoreOptions};
@@ -102,6 +102,13 @@ impl Desk {
             ingest_queues: Mutex::new(HashMap::new()),
             demo: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Use `config` instead of the file's (a front end's flags applied over it); not saved.
+    #[must_use]
+    pub fn with_config(self, config: Config) -> Self {
+        *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        self
     }
 
     /// The data directory.
@@ -188,7 +195,11 @@ impl Desk {
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
     }
 
-    async fn embedding_model(&self) -> Result<EmbeddingModel, DeskError> {
+    /// The configured embedding model, loaded on first use (its own engine thread) and kept.
+    ///
+    /// # Errors
+    /// The model is missing or cannot be loaded.
+    pub async fn embedding_model(&self) -> Result<EmbeddingModel, DeskError> {
         let path = self.model_path("embedding", &self.config().models.embed)?;
         let options = self.load_options();
         let mut slot = self.embedder.lock().await;
@@ -201,7 +212,11 @@ impl Desk {
         Ok(model)
     }
 
-    async fn chat_model(&self) -> Result<ChatModel, DeskError> {
+    /// The configured chat model, loaded on first use (its own engine thread) and kept.
+    ///
+    /// # Errors
+    /// The model is missing or cannot be loaded.
+    pub async fn chat_model(&self) -> Result<ChatModel, DeskError> {
         let path = self.model_path("chat", &self.config().models.chat)?;
         let options = self.load_options();
         let mut slot = self.chat.lock().await;
@@ -220,6 +235,47 @@ impl Desk {
     async fn reader(&self, matter: &Matter) -> Result<Option<LanceStore>, DeskError> {
         let Some(dims) = LanceStore::stored_dimensions(&matter.store_dir()).await? else { return Ok(None) };
         Ok(Some(LanceStore::open(&matter.store_dir(), dims, StoreOptions::default()).await?))
+    }
+
+    /// The models loaded now (without waiting for one being loaded): chat, then embedding.
+    #[must_use]
+    pub fn loaded_models(&self) -> (Option<PathBuf>, Option<PathBuf>) {
+        let chat = self.chat.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.path.clone()));
+        let embed = self.embedder.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.path.clone()));
+        (chat, embed)
+    }
+
+    /// The file names of the configured chat and embedding models (what the server lists).
+    ///
+    /// # Errors
+    /// A configured model is missing.
+    pub fn configured_models(&self) -> Result<(PathBuf, PathBuf), DeskError> {
+        let config = self.config();
+        Ok((self.model_path("chat", &config.models.chat)?, self.model_path("embedding", &config.models.embed)?))
+    }
+
+    /// The configuration as loaded (`config.toml` with the environment's overrides).
+    #[must_use]
+    pub fn configuration(&self) -> Config {
+        self.config()
+    }
+
+    /// Search a matter (hybrid, vector or full text) without generating anything.
+    ///
+    /// # Errors
+    /// Unknown matter or document, empty query, the embedding model or the store failed.
+    pub async fn search(&self, matter_id: &str, request: &SearchRequest) -> Result<Vec<SearchHit>, DeskError> {
+        let matter = self.matter(matter_id)?;
+        if request.query.trim().is_empty() {
+            return Err(DeskError::EmptyQuestion);
+        }
+        let Some(store) = self.reader(&matter).await? else { return Ok(Vec::new()) };
+        let embedder = match request.mode {
+            lexdesk_core::store::SearchMode::Text => None,
+            _ => Some(self.embedding_model().await?),
+        };
+        let searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        Ok(searcher.search(request).await?)
     }
 
     /// A matter's documents (indexed, failed with their reason, or being ingested), newest first.

@@ -27,20 +27,23 @@ use tokio::sync::{mpsc, oneshot};
 use crate::backend::{backend, default_threads, devices};
 use crate::{gguf, preflight, worker};
 
-/// Events buffered per request before the worker waits for the consumer.
-const EVENT_BUFFER: usize = 256;
 /// llama.cpp's default micro-batch.
 const DEFAULT_UBATCH: u32 = 512;
 /// llama.cpp's default logical batch.
 const DEFAULT_BATCH: u32 = 2048;
+/// Most sequences one context decodes together.
+const MAX_PARALLEL: u32 = 64;
 
 /// What the engine decided when it loaded a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedModel {
     /// The file's metadata.
     pub metadata: ModelMetadata,
-    /// Context length in tokens.
+    /// Context length in tokens (of each sequence).
     pub context_length: u32,
+    /// Sequences decoded together (continuous batching); the context holds this many times
+    /// `context_length` tokens.
+    pub parallel: u32,
     /// Logical batch size for prompt processing.
     pub batch_size: u32,
     /// CPU threads.
@@ -137,7 +140,7 @@ impl Generator for ChatModel {
         if request.max_tokens == 0 {
             return Err(EngineError::InvalidRequest { message: "max_tokens must be at least 1".into() });
         }
-        let (events, rx) = mpsc::channel(EVENT_BUFFER);
+        let (events, rx) = mpsc::channel(event_capacity(request.max_tokens, self.info.context_length as usize));
         let cancel = CancelToken::new();
         self.jobs
             .send(Job::Generate { request, events, cancel: cancel.clone() })
@@ -197,9 +200,7 @@ fn worker_main(
     if ready.send(Ok(info)).is_err() {
         return;
     }
-    while let Some(job) = jobs.blocking_recv() {
-        worker.handle(job);
-    }
+    worker.serve(&mut jobs);
 }
 
 /// Context length, batch, threads and the memory preflight.
@@ -209,10 +210,14 @@ fn plan(meta: ModelMetadata, options: &LoadOptions) -> Result<LoadedModel, Engin
         .map_err(|_| EngineError::ContextTooLarge { requested: n_ctx, max: u64::from(u32::MAX) })?;
     let batch_size = options.batch_size.unwrap_or(DEFAULT_BATCH).clamp(1, context_length);
     let ubatch = batch_size.min(DEFAULT_UBATCH);
-    let (memory, fit) = preflight::check_memory(&meta, n_ctx, u64::from(ubatch), options, preflight::free_memory()?)?;
+    let parallel = options.parallel.clamp(1, MAX_PARALLEL);
+    // Every sequence has a context of its own: the KV cache holds all of them.
+    let total = n_ctx * u64::from(parallel);
+    let (memory, fit) = preflight::check_memory(&meta, total, u64::from(ubatch), options, preflight::free_memory()?)?;
     Ok(LoadedModel {
         metadata: meta,
         context_length,
+        parallel,
         batch_size,
         threads: options.threads.unwrap_or_else(default_threads).max(1),
         gpu_layers: 0,
@@ -264,16 +269,61 @@ fn model_params(
 fn context_params(plan: &LoadedModel) -> LlamaContextParams {
     let threads = i32::try_from(plan.threads).unwrap_or(i32::MAX);
     LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(plan.context_length))
+        .with_n_ctx(NonZeroU32::new(plan.context_length.saturating_mul(plan.parallel.max(1))))
         .with_n_batch(plan.batch_size)
         .with_n_ubatch(plan.batch_size.min(DEFAULT_UBATCH))
         .with_n_threads(threads)
         .with_n_threads_batch(threads)
-        .with_n_seq_max(1)
+        .with_n_seq_max(plan.parallel.max(1))
+        // Each sequence owns n_ctx / parallel positions (llama.cpp's server without --kv-unified):
+        // one long conversation cannot starve the others.
+        .with_kv_unified(false)
 }
 
-/// Per-thread state: the context, the tokens whose keys and values it holds (sequence 0), and
-/// what the prompt renderer needs.
+/// One sequence of the shared context: the tokens whose keys and values it holds (in position
+/// order, for prefix reuse) and the generation running on it, if any.
+struct Seq {
+    id: i32,
+    cached: Vec<LlamaToken>,
+    run: Option<Run>,
+}
+
+/// A generation in progress on a sequence.
+struct Run {
+    events: mpsc::Sender<Result<GenerationEvent, EngineError>>,
+    cancel: CancelToken,
+    max_tokens: u32,
+    ignore_eos: bool,
+    format: PromptFormat,
+    /// The whole prompt.
+    prompt: Vec<LlamaToken>,
+    /// Next prompt token to evaluate (starts after the reused prefix).
+    next_prompt: usize,
+    reused: usize,
+    /// The token sampled last, to be evaluated in the next batch.
+    pending: Option<LlamaToken>,
+    /// Index in the current batch of the logits this run samples from.
+    logits_index: Option<i32>,
+    sampler: LlamaSampler,
+    stop: StopMatcher,
+    utf8: Utf8Stream,
+    generated: u32,
+    started: Instant,
+    prompt_done: Option<Instant>,
+    first_token: Option<Instant>,
+}
+
+/// Why a run ended, with text still to flush.
+enum Ended {
+    Finished(FinishReason),
+    /// The consumer dropped the stream: nothing more to send.
+    Gone,
+}
+
+/// Per-thread state: the context, its sequences (llama.cpp's server calls them slots), and
+/// what the prompt renderer needs. Every step decodes one batch holding the next token of each
+/// generating sequence and as many prompt tokens of newly started ones as fit (continuous
+/// batching); each sequence has its own part of the context (`n_ctx / parallel`).
 struct Worker<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
@@ -282,18 +332,20 @@ struct Worker<'m> {
     /// never inject `<|im_start|>system` or similar.
     control_texts: Vec<String>,
     bos_text: Option<String>,
-    /// Tokens in the KV cache, in position order.
-    cached: Vec<LlamaToken>,
+    seqs: Vec<Seq>,
     batch: LlamaBatch<'static>,
     n_batch: usize,
-    /// Index in the last batch of the logits to sample from.
-    logits_index: i32,
+    /// Context length of one sequence.
+    n_ctx_seq: usize,
 }
 
 impl<'m> Worker<'m> {
     fn new(backend: &LlamaBackend, model: &'m LlamaModel, info: &LoadedModel) -> Result<Self, EngineError> {
         let ctx = model.new_context(backend, context_params(info)).map_err(|e| {
-            load_failed(&info.metadata.path, format!("cannot create a context of {} tokens: {e}", info.context_length))
+            load_failed(
+                &info.metadata.path,
+                format!("cannot create a context of {} × {} tokens: {e}", info.parallel, info.context_length),
+            )
         })?;
         let vocab = model.vocab();
         let control_texts: Vec<String> = vocab
@@ -303,44 +355,92 @@ impl<'m> Worker<'m> {
             .filter(|s| s.chars().count() >= 2)
             .collect();
         let bos_text = vocab.text(vocab.bos()).map(|c| c.to_string_lossy().into_owned()).filter(|s| !s.is_empty());
+        let parallel = i32::try_from(info.parallel.max(1)).unwrap_or(1);
         Ok(Self {
             model,
             ctx,
             template: model.chat_template(None).ok(),
             control_texts,
             bos_text,
-            cached: Vec::new(),
+            seqs: (0..parallel).map(|id| Seq { id, cached: Vec::new(), run: None }).collect(),
             batch: LlamaBatch::new(info.batch_size as usize, 1),
             n_batch: info.batch_size as usize,
-            logits_index: 0,
+            n_ctx_seq: info.context_length as usize,
         })
     }
 
-    fn handle(&mut self, job: Job) {
-        match job {
-            Job::Generate { request, events, cancel } => {
-                if let Err(e) = self.generate(&request, &events, &cancel, false) {
-                    // A receiver that is gone needs no error.
-                    events.blocking_send(Err(e)).ok();
+    fn idle(&self) -> bool {
+        self.seqs.iter().all(|s| s.run.is_none())
+    }
+
+    /// Serve jobs until every handle is dropped and the last generation has ended.
+    fn serve(&mut self, jobs: &mut mpsc::UnboundedReceiver<Job>) {
+        let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+        let mut open = true;
+        loop {
+            if open && self.idle() && waiting.is_empty() {
+                match jobs.blocking_recv() {
+                    Some(job) => waiting.push_back(job),
+                    None => open = false,
                 }
             }
-            Job::Render { prompt, reply } => {
-                let result = self.render(&prompt).map(|(text, format)| {
-                    let tokens = self.tokenize(&text, format).len();
-                    RenderedPrompt { text, format, tokens: u32::try_from(tokens).unwrap_or(u32::MAX) }
-                });
-                reply.send(result).ok();
+            while open {
+                match jobs.try_recv() {
+                    Ok(job) => waiting.push_back(job),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+                }
             }
-            Job::Bench { prompt_tokens, generated_tokens, reply } => {
-                reply.send(self.bench(prompt_tokens, generated_tokens)).ok();
+            self.dispatch(&mut waiting);
+            if self.idle() {
+                if !open && waiting.is_empty() {
+                    return;
+                }
+                continue;
             }
-            Job::ClearCache => self.clear(),
+            self.step();
+        }
+    }
+
+    /// Start what can start, in arrival order: renders at once; generations on free sequences;
+    /// benchmarks and cache clears only when nothing runs.
+    fn dispatch(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
+        while let Some(job) = waiting.pop_front() {
+            match job {
+                Job::Render { prompt, reply } => {
+                    let result = self.render(&prompt).map(|(text, format)| {
+                        let tokens = self.tokenize(&text, format).len();
+                        RenderedPrompt { text, format, tokens: u32::try_from(tokens).unwrap_or(u32::MAX) }
+                    });
+                    reply.send(result).ok();
+                }
+                Job::Generate { request, events, cancel } => {
+                    if self.seqs.iter().all(|s| s.run.is_some()) {
+                        waiting.push_front(Job::Generate { request, events, cancel });
+                        return;
+                    }
+                    if let Err(e) = self.start(&request, events.clone(), cancel, false) {
+                        // A receiver that is gone needs no error.
+                        events.try_send(Err(e)).ok();
+                    }
+                }
+                Job::Bench { prompt_tokens, generated_tokens, reply } if self.idle() => {
+                    reply.send(self.bench(prompt_tokens, generated_tokens)).ok();
+                }
+                Job::ClearCache if self.idle() => self.clear(),
+                job @ (Job::Bench { .. } | Job::ClearCache) => {
+                    waiting.push_front(job);
+                    return;
+                }
+            }
         }
     }
 
     fn clear(&mut self) {
         self.ctx.clear_kv_cache();
-        self.cached.clear();
+        for s in &mut self.seqs {
+            s.cached.clear();
+        }
     }
 
     /// Prompt text and how it was made.
@@ -389,156 +489,269 @@ impl<'m> Worker<'m> {
         self.model.vocab().tokenize(text.as_bytes(), !has_bos, parse_special)
     }
 
-    /// Evaluate `tokens`, reusing the longest prefix already in the KV cache. Leaves the logits
-    /// of the last token ready for sampling. Returns how many tokens were reused.
-    fn eval_prompt(&mut self, tokens: &[LlamaToken]) -> Result<usize, EngineError> {
-        let mut reused = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        if reused == tokens.len() {
-            reused -= 1; // the last token must be evaluated again to get its logits
-        }
-        if reused < self.cached.len() {
-            let removed = self
-                .ctx
-                .clear_kv_cache_seq(Some(0), Some(u32::try_from(reused).unwrap_or(u32::MAX)), None)
-                .unwrap_or(false);
-            if !removed {
-                // Some architectures (recurrent) cannot drop a suffix: start over.
-                self.ctx.clear_kv_cache();
-                reused = 0;
-            }
-            self.cached.truncate(reused);
-        }
-        let result = self.decode_tokens(&tokens[reused..]);
-        if result.is_err() {
-            self.clear();
-        }
-        result.map(|()| reused)
-    }
-
-    fn decode_tokens(&mut self, tokens: &[LlamaToken]) -> Result<(), EngineError> {
-        let total = tokens.len();
-        for (chunk_index, chunk) in tokens.chunks(self.n_batch).enumerate() {
-            self.batch.clear();
-            for (i, &token) in chunk.iter().enumerate() {
-                let is_last = chunk_index * self.n_batch + i + 1 == total;
-                let pos = i32::try_from(self.cached.len() + i).unwrap_or(i32::MAX);
-                self.batch
-                    .add(token, pos, &[0], is_last)
-                    .map_err(|e| EngineError::Inference { message: e.to_string() })?;
-            }
-            self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Inference { message: e.to_string() })?;
-            self.cached.extend_from_slice(chunk);
-        }
-        self.logits_index = self.batch.n_tokens() - 1;
-        Ok(())
-    }
-
-    fn generate(
+    /// Put a generation on the free sequence whose cache shares the longest prefix with its
+    /// prompt, dropping the rest of that sequence's cache.
+    fn start(
         &mut self,
         request: &GenerateRequest,
-        events: &mpsc::Sender<Result<GenerationEvent, EngineError>>,
-        cancel: &CancelToken,
+        events: mpsc::Sender<Result<GenerationEvent, EngineError>>,
+        cancel: CancelToken,
         ignore_eos: bool,
     ) -> Result<(), EngineError> {
         let started = Instant::now();
         let (text, format) = self.render(&request.prompt)?;
         let tokens = self.tokenize(&text, format);
-        let n_ctx = self.ctx.n_ctx() as usize;
         if tokens.is_empty() {
             return Err(EngineError::InvalidRequest { message: "the prompt is empty".into() });
         }
-        if tokens.len() >= n_ctx {
+        if tokens.len() >= self.n_ctx_seq {
             return Err(EngineError::PromptTooLong {
                 prompt_tokens: tokens.len() as u64,
-                context: n_ctx as u64,
+                context: self.n_ctx_seq as u64,
                 reserved: 1,
             });
         }
-        let reused = self.eval_prompt(&tokens)?;
-        let prompt_done = Instant::now();
-        let prompt_tokens = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-        let cached_prompt_tokens = u32::try_from(reused).unwrap_or(u32::MAX);
-        if events.blocking_send(Ok(GenerationEvent::Started { format, prompt_tokens, cached_prompt_tokens })).is_err() {
-            return Ok(());
+        let common = |s: &Seq| s.cached.iter().zip(&tokens).take_while(|(a, b)| a == b).count();
+        let index = (0..self.seqs.len())
+            .filter(|&i| self.seqs[i].run.is_none())
+            .max_by_key(|&i| (common(&self.seqs[i]), usize::MAX - self.seqs[i].cached.len()))
+            .expect("a free sequence was checked for");
+        let mut reused = common(&self.seqs[index]);
+        if reused == tokens.len() {
+            reused -= 1; // the last prompt token is evaluated again for its logits
         }
-
+        let seq = &mut self.seqs[index];
+        if reused < seq.cached.len() {
+            let removed = self
+                .ctx
+                .clear_kv_cache_seq(
+                    Some(u32::try_from(seq.id).unwrap_or(0)),
+                    Some(u32::try_from(reused).unwrap_or(u32::MAX)),
+                    None,
+                )
+                .unwrap_or(false);
+            if !removed {
+                // Some architectures (recurrent) cannot drop a suffix: start the sequence over.
+                self.ctx.clear_kv_cache_seq(Some(u32::try_from(seq.id).unwrap_or(0)), None, None).ok();
+                reused = 0;
+            }
+            seq.cached.truncate(reused);
+        }
         let mut stops = request.stop.clone();
         if format == PromptFormat::TranscriptFallback {
             stops.extend(["\nUser:".to_owned(), "\nSystem:".to_owned()]);
         }
-        let mut stop = StopMatcher::new(&stops);
-        let mut sampler = sampler(&request.sampling, self.model.n_vocab());
-        let mut utf8 = Utf8Stream::default();
-        let mut generated = 0u32;
-        let mut first_token: Option<Instant> = None;
-        let vocab = self.model.vocab();
-        let emit = |text: String| text.is_empty() || events.blocking_send(Ok(GenerationEvent::Token { text })).is_ok();
-
-        let finish_reason = loop {
-            if cancel.is_cancelled() {
-                break FinishReason::Cancelled;
-            }
-            if generated >= request.max_tokens {
-                break FinishReason::Length;
-            }
-            if self.cached.len() >= n_ctx {
-                break FinishReason::ContextFull;
-            }
-            let token = sampler.sample(&self.ctx, self.logits_index);
-            generated += 1;
-            first_token.get_or_insert_with(Instant::now);
-            if !ignore_eos && vocab.is_eog(token) {
-                break FinishReason::Stop;
-            }
-            let piece = utf8.push(&vocab.token_to_piece(token, false, None));
-            match stop.push(&piece) {
-                StopOutcome::Continue(text) => {
-                    if !emit(text) {
-                        break FinishReason::Cancelled;
-                    }
-                }
-                StopOutcome::Stopped(text) => {
-                    emit(text);
-                    break FinishReason::StopSequence;
-                }
-            }
-            self.decode_tokens(&[token]).inspect_err(|_| self.clear())?;
-        };
-        if finish_reason != FinishReason::StopSequence {
-            let rest = utf8.finish();
-            let tail = match stop.push(&rest) {
-                StopOutcome::Continue(t) | StopOutcome::Stopped(t) => t,
-            };
-            emit(tail + &stop.flush());
-        }
-
-        let finished = Instant::now();
-        let secs = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64();
-        let prompt_secs = secs(started, prompt_done);
-        let gen_secs = secs(prompt_done, finished);
-        let evaluated = tokens.len() - reused;
-        let usage = Usage {
-            prompt_tokens,
-            cached_prompt_tokens,
-            completion_tokens: generated,
-            time_to_first_token_ms: first_token.map_or(0.0, |t| secs(started, t) * 1e3),
-            prompt_ms: prompt_secs * 1e3,
-            generation_ms: gen_secs * 1e3,
-            prompt_tokens_per_second: if prompt_secs > 0.0 { evaluated as f64 / prompt_secs } else { 0.0 },
-            tokens_per_second: if gen_secs > 0.0 { f64::from(generated) / gen_secs } else { 0.0 },
-        };
-        events.blocking_send(Ok(GenerationEvent::Done { finish_reason, usage })).ok();
+        seq.run = Some(Run {
+            events,
+            cancel,
+            max_tokens: request.max_tokens,
+            ignore_eos,
+            format,
+            next_prompt: reused,
+            reused,
+            prompt: tokens,
+            pending: None,
+            logits_index: None,
+            sampler: sampler(&request.sampling, self.model.n_vocab()),
+            stop: StopMatcher::new(&stops),
+            utf8: Utf8Stream::default(),
+            generated: 0,
+            started,
+            prompt_done: None,
+            first_token: None,
+        });
         Ok(())
     }
 
+    /// One batch: the pending token of every generating sequence, then prompt tokens of starting
+    /// ones while room remains; decode; sample where logits were asked for.
+    fn step(&mut self) {
+        // Runs whose consumer cancelled end before anything more is computed for them.
+        for i in 0..self.seqs.len() {
+            if self.seqs[i].run.as_ref().is_some_and(|r| r.cancel.is_cancelled()) {
+                self.finish(i, Ended::Finished(FinishReason::Cancelled));
+            }
+        }
+        self.batch.clear();
+        let mut added: Vec<(usize, usize)> = Vec::new(); // (sequence, tokens added)
+        let mut room = self.n_batch;
+        for (i, seq) in self.seqs.iter_mut().enumerate() {
+            let Some(run) = seq.run.as_mut() else { continue };
+            run.logits_index = None;
+            if let Some(token) = run.pending
+                && room > 0
+            {
+                let pos = i32::try_from(seq.cached.len()).unwrap_or(i32::MAX);
+                if self.batch.add(token, pos, &[seq.id], true).is_ok() {
+                    run.logits_index = Some(self.batch.n_tokens() - 1);
+                    added.push((i, 1));
+                    room -= 1;
+                }
+            }
+        }
+        for (i, seq) in self.seqs.iter_mut().enumerate() {
+            let Some(run) = seq.run.as_mut() else { continue };
+            if run.pending.is_some() || run.next_prompt >= run.prompt.len() || room == 0 {
+                continue;
+            }
+            let take = room.min(run.prompt.len() - run.next_prompt);
+            for k in 0..take {
+                let index = run.next_prompt + k;
+                let last = index + 1 == run.prompt.len();
+                let pos = i32::try_from(index).unwrap_or(i32::MAX);
+                if self.batch.add(run.prompt[index], pos, &[seq.id], last).is_err() {
+                    break;
+                }
+                if last {
+                    run.logits_index = Some(self.batch.n_tokens() - 1);
+                }
+            }
+            added.push((i, take));
+            room -= take;
+        }
+        if added.is_empty() {
+            return;
+        }
+        if let Err(e) = self.ctx.decode(&mut self.batch) {
+            // A failed decode leaves the cache in an unknown state: fail every run, start over.
+            let message = e.to_string();
+            for i in 0..self.seqs.len() {
+                if let Some(run) = self.seqs[i].run.take() {
+                    run.events.try_send(Err(EngineError::Inference { message: message.clone() })).ok();
+                }
+            }
+            self.clear();
+            return;
+        }
+        for (i, n) in added {
+            let seq = &mut self.seqs[i];
+            let run = seq.run.as_mut().expect("a run was batched");
+            if let Some(token) = run.pending.take() {
+                seq.cached.push(token);
+            } else {
+                seq.cached.extend_from_slice(&run.prompt[run.next_prompt..run.next_prompt + n]);
+                run.next_prompt += n;
+            }
+        }
+        for i in 0..self.seqs.len() {
+            if self.seqs[i].run.as_ref().is_some_and(|r| r.logits_index.is_some()) {
+                if let Some(ended) = self.sample(i) {
+                    self.finish(i, ended);
+                }
+            }
+        }
+    }
+
+    /// Sample the next token of sequence `i`; `Some` when its run ends.
+    fn sample(&mut self, i: usize) -> Option<Ended> {
+        let n_ctx_seq = self.n_ctx_seq;
+        let vocab = self.model.vocab();
+        let seq = &mut self.seqs[i];
+        let run = seq.run.as_mut().expect("sampled runs exist");
+        let index = run.logits_index.take().expect("logits were asked for");
+        if run.prompt_done.is_none() {
+            run.prompt_done = Some(Instant::now());
+            let started = GenerationEvent::Started {
+                format: run.format,
+                prompt_tokens: u32::try_from(run.prompt.len()).unwrap_or(u32::MAX),
+                cached_prompt_tokens: u32::try_from(run.reused).unwrap_or(u32::MAX),
+            };
+            if run.events.try_send(Ok(started)).is_err() {
+                return Some(Ended::Gone);
+            }
+        }
+        if run.cancel.is_cancelled() {
+            return Some(Ended::Finished(FinishReason::Cancelled));
+        }
+        if run.generated >= run.max_tokens {
+            return Some(Ended::Finished(FinishReason::Length));
+        }
+        let token = run.sampler.sample(&self.ctx, index);
+        run.generated += 1;
+        run.first_token.get_or_insert_with(Instant::now);
+        if !run.ignore_eos && vocab.is_eog(token) {
+            return Some(Ended::Finished(FinishReason::Stop));
+        }
+        let piece = run.utf8.push(&vocab.token_to_piece(token, false, None));
+        match run.stop.push(&piece) {
+            StopOutcome::Continue(text) => {
+                if !text.is_empty() && run.events.try_send(Ok(GenerationEvent::Token { text })).is_err() {
+                    return Some(Ended::Gone);
+                }
+            }
+            StopOutcome::Stopped(text) => {
+                if !text.is_empty() {
+                    run.events.try_send(Ok(GenerationEvent::Token { text })).ok();
+                }
+                return Some(Ended::Finished(FinishReason::StopSequence));
+            }
+        }
+        if run.generated >= run.max_tokens {
+            return Some(Ended::Finished(FinishReason::Length));
+        }
+        if seq.cached.len() + 1 >= n_ctx_seq {
+            return Some(Ended::Finished(FinishReason::ContextFull));
+        }
+        run.pending = Some(token);
+        None
+    }
+
+    /// End the run on sequence `i`: flush held-back text, report usage.
+    fn finish(&mut self, i: usize, ended: Ended) {
+        let Some(mut run) = self.seqs[i].run.take() else { return };
+        let Ended::Finished(finish_reason) = ended else { return };
+        if finish_reason != FinishReason::StopSequence {
+            let rest = run.utf8.finish();
+            let tail = match run.stop.push(&rest) {
+                StopOutcome::Continue(t) | StopOutcome::Stopped(t) => t,
+            };
+            let tail = tail + &run.stop.flush();
+            if !tail.is_empty() {
+                run.events.try_send(Ok(GenerationEvent::Token { text: tail })).ok();
+            }
+        }
+        let finished = Instant::now();
+        let prompt_done = run.prompt_done.unwrap_or(finished);
+        let secs = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64();
+        let prompt_secs = secs(run.started, prompt_done);
+        let gen_secs = secs(prompt_done, finished);
+        let evaluated = run.prompt.len() - run.reused;
+        let usage = Usage {
+            prompt_tokens: u32::try_from(run.prompt.len()).unwrap_or(u32::MAX),
+            cached_prompt_tokens: u32::try_from(run.reused).unwrap_or(u32::MAX),
+            completion_tokens: run.generated,
+            time_to_first_token_ms: run.first_token.map_or(0.0, |t| secs(run.started, t) * 1e3),
+            prompt_ms: prompt_secs * 1e3,
+            generation_ms: gen_secs * 1e3,
+            prompt_tokens_per_second: if prompt_secs > 0.0 { evaluated as f64 / prompt_secs } else { 0.0 },
+            tokens_per_second: if gen_secs > 0.0 { f64::from(run.generated) / gen_secs } else { 0.0 },
+        };
+        run.events.try_send(Ok(GenerationEvent::Done { finish_reason, usage })).ok();
+    }
+
+    /// Run one generation alone to its end (benchmarks).
+    fn run_alone(
+        &mut self,
+        request: &GenerateRequest,
+        ignore_eos: bool,
+    ) -> Result<mpsc::Receiver<Result<GenerationEvent, EngineError>>, EngineError> {
+        let (events, rx) = mpsc::channel(event_capacity(request.max_tokens, self.n_ctx_seq));
+        self.start(request, events, CancelToken::new(), ignore_eos)?;
+        while !self.idle() {
+            self.step();
+        }
+        Ok(rx)
+    }
+
     fn bench(&mut self, prompt_tokens: u32, generated_tokens: u32) -> Result<BenchSample, EngineError> {
-        let n_ctx = self.ctx.n_ctx();
+        let n_ctx = u32::try_from(self.n_ctx_seq).unwrap_or(u32::MAX);
         if prompt_tokens == 0 || prompt_tokens >= n_ctx || generated_tokens + 2 >= n_ctx {
             return Err(EngineError::InvalidRequest {
                 message: format!("bench sizes must be between 1 and the context length ({n_ctx})"),
             });
         }
-        // Prompt processing: random tokens (a fixed LCG, as llama-bench uses rand()), empty cache.
+        // Prompt processing: random tokens (a fixed LCG, as llama-bench uses rand()), empty cache,
+        // in batches of n_batch on sequence 0.
         let n_vocab = u32::try_from(self.model.n_vocab()).unwrap_or(1).max(1);
         let mut state = 0x2545_F491_u32;
         let tokens: Vec<LlamaToken> = (0..prompt_tokens)
@@ -549,7 +762,22 @@ impl<'m> Worker<'m> {
             .collect();
         self.clear();
         let t = Instant::now();
-        self.eval_prompt(&tokens)?;
+        for (c, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            self.batch.clear();
+            for (k, &token) in chunk.iter().enumerate() {
+                let pos = i32::try_from(c * self.n_batch + k).unwrap_or(i32::MAX);
+                let last = c * self.n_batch + k + 1 == tokens.len();
+                self.batch
+                    .add(token, pos, &[0], last)
+                    .map_err(|e| EngineError::Inference { message: e.to_string() })?;
+            }
+            let decoded =
+                self.ctx.decode(&mut self.batch).map_err(|e| EngineError::Inference { message: e.to_string() });
+            if let Err(e) = decoded {
+                self.clear();
+                return Err(e);
+            }
+        }
         let prompt_seconds = t.elapsed().as_secs_f64();
 
         // Generation: the real loop, greedy, from a one-token prompt, end-of-text ignored.
@@ -560,11 +788,9 @@ impl<'m> Worker<'m> {
             stop: Vec::new(),
             sampling: Sampling::greedy(),
         };
-        let (events, mut rx) = mpsc::channel(generated_tokens as usize + 8);
-        self.generate(&request, &events, &CancelToken::new(), true)?;
-        drop(events);
+        let mut rx = self.run_alone(&request, true)?;
         let mut result = None;
-        while let Some(event) = rx.blocking_recv() {
+        while let Ok(event) = rx.try_recv() {
             if let GenerationEvent::Done { usage, .. } = event? {
                 result = Some(usage);
             }
@@ -578,6 +804,13 @@ impl<'m> Worker<'m> {
             generation_seconds: usage.generation_ms / 1e3,
         })
     }
+}
+
+/// Events one generation can send: Started, a token per generated token, a tail, Done. The
+/// channel is sized so the worker never waits for a slow consumer (which would stall every
+/// sequence of the batch).
+fn event_capacity(max_tokens: u32, n_ctx_seq: usize) -> usize {
+    (max_tokens as usize).min(n_ctx_seq) + 8
 }
 
 /// The fallback prompt for models without a usable chat template: a plain transcript completed

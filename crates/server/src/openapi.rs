@@ -1,0 +1,329 @@
+//! The route table and the OpenAPI 3.0 document generated from it and from the wire types'
+//! JSON schemas (schemars). The router is built from the same table, so the document cannot
+//! list a route the server lacks; `crates/server/openapi.json` is the checked-in copy, and a
+//! test fails when it is stale (`LEXDESK_UPDATE_OPENAPI=1` rewrites it).
+
+use schemars::JsonSchema;
+use schemars::r#gen::{SchemaGenerator, SchemaSettings};
+use schemars::schema::Schema;
+use serde_json::{Map, Value, json};
+
+use crate::keys::Scope;
+use crate::wire::*;
+use crate::{RouteSpec, error::ErrorBody};
+
+/// A JSON schema of a wire type.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// A request or response body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// JSON of a type.
+    Json(SchemaFn),
+    /// JSON, or with `"stream": true` server-sent events whose data are the second type.
+    JsonOrEvents(SchemaFn, SchemaFn),
+    /// `multipart/form-data` with file parts.
+    Multipart,
+    /// Prometheus text.
+    Prometheus,
+}
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    scope: Option<Scope>,
+    tag: &'static str,
+    summary: &'static str,
+    request: Option<Body>,
+    response: Body,
+    status: u16,
+) -> RouteSpec {
+    RouteSpec { method, path, scope, summary, tag, request, response, status }
+}
+
+/// Every route the server has.
+pub const ROUTES: &[RouteSpec] = &[
+    route(
+        "GET",
+        "/health",
+        None,
+        "health",
+        "Liveness: the process answers.",
+        None,
+        Body::Json(schema::<HealthStatus>),
+        200,
+    ),
+    route(
+        "GET",
+        "/ready",
+        Some(Scope::Read),
+        "health",
+        "Readiness: the chat and embedding models are loaded (503 while loading).",
+        None,
+        Body::Json(schema::<HealthStatus>),
+        200,
+    ),
+    route(
+        "GET",
+        "/metrics",
+        Some(Scope::Metrics),
+        "health",
+        "Prometheus metrics (admin or metrics key).",
+        None,
+        Body::Prometheus,
+        200,
+    ),
+    route(
+        "GET",
+        "/v1/models",
+        Some(Scope::Read),
+        "openai",
+        "The chat and embedding models served.",
+        None,
+        Body::Json(schema::<ModelList>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/chat/completions",
+        Some(Scope::Ask),
+        "openai",
+        "OpenAI chat completion; `stream: true` sends chunks as server-sent events ending with `[DONE]`.",
+        Some(Body::Json(schema::<ChatCompletionRequest>)),
+        Body::JsonOrEvents(schema::<ChatCompletion>, schema::<ChatCompletionChunk>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/embeddings",
+        Some(Scope::Ask),
+        "openai",
+        "OpenAI embeddings with the matter store's embedding model.",
+        Some(Body::Json(schema::<EmbeddingRequest>)),
+        Body::Json(schema::<EmbeddingList>),
+        200,
+    ),
+    route(
+        "GET",
+        "/v1/matters",
+        Some(Scope::Read),
+        "matters",
+        "Matters, by name.",
+        None,
+        Body::Json(schema::<MatterList>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/matters",
+        Some(Scope::Ingest),
+        "matters",
+        "Create a matter.",
+        Some(Body::Json(schema::<CreateMatter>)),
+        Body::Json(schema::<MatterOut>),
+        201,
+    ),
+    route(
+        "DELETE",
+        "/v1/matters/{matter_id}",
+        Some(Scope::Admin),
+        "matters",
+        "Delete a matter with its documents, index and sessions.",
+        None,
+        Body::Empty,
+        204,
+    ),
+    route(
+        "GET",
+        "/v1/matters/{matter_id}/documents",
+        Some(Scope::Read),
+        "documents",
+        "A matter's documents, newest first, failed ones with their reasons.",
+        None,
+        Body::Json(schema::<DocumentList>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/matters/{matter_id}/documents",
+        Some(Scope::Ingest),
+        "documents",
+        "Upload documents (multipart file parts); ingested by a background job.",
+        Some(Body::Multipart),
+        Body::Json(schema::<JobOut>),
+        202,
+    ),
+    route(
+        "GET",
+        "/v1/jobs/{job_id}",
+        Some(Scope::Read),
+        "documents",
+        "An ingestion job's status.",
+        None,
+        Body::Json(schema::<JobOut>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/matters/{matter_id}/search",
+        Some(Scope::Read),
+        "answers",
+        "Hybrid, vector or full-text search in a matter.",
+        Some(Body::Json(schema::<SearchIn>)),
+        Body::Json(schema::<SearchOut>),
+        200,
+    ),
+    route(
+        "POST",
+        "/v1/matters/{matter_id}/ask",
+        Some(Scope::Ask),
+        "answers",
+        "A grounded answer with verified citations (abstains when the documents do not support one).",
+        Some(Body::Json(schema::<AskIn>)),
+        Body::JsonOrEvents(schema::<AskOut>, schema::<AskEventOut>),
+        200,
+    ),
+];
+
+fn content(body: Body, g: &mut SchemaGenerator) -> Option<Value> {
+    let to = |s: Schema| serde_json::to_value(s).expect("schemas serialise");
+    match body {
+        Body::Empty => None,
+        Body::Json(f) => Some(json!({ "application/json": { "schema": to(f(g)) } })),
+        Body::JsonOrEvents(f, e) => Some(json!({
+            "application/json": { "schema": to(f(g)) },
+            "text/event-stream": { "schema": to(e(g)), "x-lexdesk-note": "each event's data is one JSON value of this schema" }
+        })),
+        Body::Multipart => Some(json!({ "multipart/form-data": { "schema": {
+            "type": "object",
+            "properties": { "file": { "type": "array", "items": { "type": "string", "format": "binary" } } }
+        } } })),
+        Body::Prometheus => Some(json!({ "text/plain; version=0.0.4": { "schema": { "type": "string" } } })),
+    }
+}
+
+/// The OpenAPI 3.0 document.
+#[must_use]
+pub fn document() -> Value {
+    let mut g = SchemaSettings::openapi3().into_generator();
+    let error_schema = serde_json::to_value(g.subschema_for::<ErrorBody>()).expect("schemas serialise");
+    let error = |description: &str| json!({ "description": description, "content": { "application/json": { "schema": error_schema.clone() } } });
+    let mut paths = Map::new();
+    for spec in ROUTES {
+        let mut responses = Map::new();
+        let mut ok = json!({ "description": "Success" });
+        if let Some(c) = content(spec.response, &mut g) {
+            ok["content"] = c;
+        }
+        responses.insert(spec.status.to_string(), ok);
+        if spec.request.is_some() || spec.path.contains('{') {
+            responses.insert("400".into(), error("Invalid request"));
+        }
+        if spec.scope.is_some() {
+            responses.insert("401".into(), error("Missing, invalid or revoked API key"));
+            responses.insert("403".into(), error("The key lacks the scope"));
+            responses.insert("429".into(), error("The key's rate limit; see Retry-After"));
+        }
+        if spec.path.contains('{') {
+            responses.insert("404".into(), error("Not found"));
+        }
+        if spec.request.is_some() {
+            responses.insert("413".into(), error("Body too large"));
+        }
+        if matches!(spec.scope, Some(Scope::Ask)) {
+            responses.insert("503".into(), error("Every generation slot and the queue are full; see Retry-After"));
+        }
+        let params: Vec<Value> = spec
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut op = json!({
+            "summary": spec.summary,
+            "tags": [spec.tag],
+            "operationId": operation_id(spec),
+            "responses": responses,
+        });
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if let Some(c) = spec.request.and_then(|b| content(b, &mut g)) {
+            op["requestBody"] = json!({ "required": true, "content": c });
+        }
+        match spec.scope {
+            Some(scope) => {
+                op["security"] = json!([{ "apiKey": [] }]);
+                op["x-lexdesk-scope"] = json!(scope.as_str());
+            }
+            None => op["security"] = json!([]),
+        }
+        let entry = paths.entry(spec.path.to_string()).or_insert_with(|| json!({}));
+        entry[spec.method.to_ascii_lowercase()] = op;
+    }
+    let schemas = serde_json::to_value(g.definitions()).expect("schemas serialise");
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "LexDesk server API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "OpenAI-compatible chat completions, embeddings and models, plus LexDesk's matters, uploads, search and grounded answers. Every route but /health needs an API key (`lexdesk keys create`) with the scope in x-lexdesk-scope; admin grants every scope."
+        },
+        "servers": [{ "url": "http://127.0.0.1:8080" }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "lxd_… API key" } }
+        }
+    })
+}
+
+fn operation_id(spec: &RouteSpec) -> String {
+    let words: Vec<&str> = spec.path.split(['/', '.', '{', '}', '_']).filter(|s| !s.is_empty() && *s != "v1").collect();
+    format!("{}_{}", spec.method.to_ascii_lowercase(), words.join("_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_is_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+        let text = serde_json::to_string_pretty(&document()).unwrap() + "\n";
+        if std::env::var_os("LEXDESK_UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            stored == text,
+            "crates/server/openapi.json is stale: run LEXDESK_UPDATE_OPENAPI=1 cargo test --workspace openapi_document_is_fresh"
+        );
+    }
+
+    #[test]
+    fn every_route_is_unique_and_documented() {
+        let doc = document();
+        let mut seen = std::collections::HashSet::new();
+        for spec in ROUTES {
+            assert!(seen.insert((spec.method, spec.path)), "{} {} twice", spec.method, spec.path);
+            let op = &doc["paths"][spec.path][spec.method.to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {}", spec.method, spec.path);
+            assert_eq!(op["security"].as_array().unwrap().is_empty(), spec.scope.is_none());
+        }
+        // Only /health is open.
+        assert_eq!(ROUTES.iter().filter(|r| r.scope.is_none()).map(|r| r.path).collect::<Vec<_>>(), ["/health"]);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for name in
+            ["ChatCompletionRequest", "ChatCompletion", "ChatCompletionChunk", "EmbeddingList", "AskOut", "ErrorBody"]
+        {
+            assert!(schemas.contains_key(name), "{name}");
+        }
+    }
+}

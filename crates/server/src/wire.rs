@@ -1,0 +1,539 @@
+//! The server's wire types: OpenAI's chat completion, embedding and model objects, and the
+//! LexDesk API's own. They are the public contract (and the OpenAPI document's schemas); the
+//! core's types never appear on the wire directly.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+// --- OpenAI: chat completions -----------------------------------------------------------------
+
+/// `POST /v1/chat/completions`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ChatCompletionRequest {
+    /// A model id from `GET /v1/models` (the configured chat model).
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<ChatMessageIn>,
+    /// Stream tokens as server-sent events.
+    pub stream: bool,
+    /// `{"include_usage": true}` adds a last chunk with token usage.
+    pub stream_options: Option<StreamOptions>,
+    /// Largest number of tokens to generate.
+    pub max_tokens: Option<u32>,
+    /// The newer name of `max_tokens`.
+    pub max_completion_tokens: Option<u32>,
+    /// 0 to 2; 0 is greedy.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling, 0 to 1.
+    pub top_p: Option<f32>,
+    /// Up to 4 stop sequences.
+    pub stop: Option<StopSequences>,
+    /// Seed of the random draw.
+    pub seed: Option<u32>,
+    /// Choices to generate; only 1 is supported.
+    pub n: Option<u32>,
+    /// Penalty on repeated tokens (mapped to llama.cpp's repetition penalty 1 + p/2).
+    pub frequency_penalty: Option<f32>,
+    /// Accepted and ignored.
+    pub presence_penalty: Option<f32>,
+    /// Accepted and ignored (end-user id).
+    pub user: Option<String>,
+}
+
+/// Stream options.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct StreamOptions {
+    /// Send a final chunk with `usage`.
+    pub include_usage: bool,
+}
+
+/// A stop sequence or several.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StopSequences {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+/// A message of the conversation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct ChatMessageIn {
+    /// `system`, `developer` (as system), `user` or `assistant`.
+    pub role: String,
+    /// Text, or text parts.
+    #[serde(default)]
+    pub content: Option<MessageContent>,
+}
+
+/// Message content: a string or an array of parts.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MessageContent {
+    /// Plain text.
+    Text(String),
+    /// Parts; only `{"type": "text"}` parts are supported.
+    Parts(Vec<ContentPart>),
+}
+
+/// One part of a message.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct ContentPart {
+    /// `text`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// The answer (non-streaming).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChatCompletion {
+    /// `chatcmpl-…`.
+    pub id: String,
+    /// `chat.completion`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model that answered.
+    pub model: String,
+    /// One choice.
+    pub choices: Vec<ChatChoice>,
+    /// Token counts.
+    pub usage: CompletionUsage,
+    /// Always null (no system fingerprint).
+    pub system_fingerprint: Option<String>,
+}
+
+/// A choice.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChatChoice {
+    /// 0.
+    pub index: u32,
+    /// The assistant's message.
+    pub message: ChatMessageOut,
+    /// `stop`, `length`, …
+    pub finish_reason: String,
+    /// Always null.
+    pub logprobs: Option<()>,
+}
+
+/// An assistant message.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChatMessageOut {
+    /// `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct CompletionUsage {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Generated tokens.
+    pub completion_tokens: u32,
+    /// Their sum.
+    pub total_tokens: u32,
+    /// Prompt tokens reused from the cache.
+    pub prompt_tokens_details: PromptTokensDetails,
+}
+
+/// Prompt token details.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct PromptTokensDetails {
+    /// Prompt tokens whose keys and values were already cached.
+    pub cached_tokens: u32,
+}
+
+/// A streamed chunk (`data: {...}` of the event stream, ended by `data: [DONE]`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChatCompletionChunk {
+    /// The same id on every chunk.
+    pub id: String,
+    /// `chat.completion.chunk`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// The model.
+    pub model: String,
+    /// One choice (none in the usage chunk).
+    pub choices: Vec<ChunkChoice>,
+    /// Only in the last chunk, when `stream_options.include_usage` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<CompletionUsage>,
+}
+
+/// A streamed choice.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ChunkChoice {
+    /// 0.
+    pub index: u32,
+    /// New text.
+    pub delta: ChunkDelta,
+    /// Set in the choice's last chunk.
+    pub finish_reason: Option<String>,
+}
+
+/// New text of a streamed choice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ChunkDelta {
+    /// `assistant`, in the first chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+// --- OpenAI: embeddings and models -----------------------------------------------------------
+
+/// `POST /v1/embeddings`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct EmbeddingRequest {
+    /// A model id from `GET /v1/models` (the configured embedding model).
+    #[serde(default)]
+    pub model: String,
+    /// A text or a list of texts.
+    pub input: EmbeddingInput,
+    /// `float` (default) or `base64` (little-endian f32).
+    #[serde(default)]
+    pub encoding_format: Option<String>,
+    /// LexDesk extension: `document` (default) or `query`, for models that prefix each
+    /// (E5: `passage: ` / `query: `).
+    #[serde(default)]
+    pub input_type: Option<String>,
+    /// Must equal the model's dimension if given.
+    #[serde(default)]
+    pub dimensions: Option<usize>,
+    /// Accepted and ignored.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Embedding input.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EmbeddingInput {
+    /// One text.
+    One(String),
+    /// Several texts.
+    Many(Vec<String>),
+}
+
+/// The embeddings.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EmbeddingList {
+    /// `list`.
+    pub object: String,
+    /// One per input, in order.
+    pub data: Vec<EmbeddingData>,
+    /// The model.
+    pub model: String,
+    /// Token counts.
+    pub usage: EmbeddingUsage,
+}
+
+/// One embedding.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EmbeddingData {
+    /// `embedding`.
+    pub object: String,
+    /// Position of the input.
+    pub index: usize,
+    /// The vector (floats), or base64 of little-endian f32 values.
+    pub embedding: EmbeddingVector,
+}
+
+/// A vector as floats or base64.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EmbeddingVector {
+    /// Floats.
+    Float(Vec<f32>),
+    /// Base64.
+    Base64(String),
+}
+
+/// Embedding token counts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+pub struct EmbeddingUsage {
+    /// Tokens embedded.
+    pub prompt_tokens: u32,
+    /// The same.
+    pub total_tokens: u32,
+}
+
+/// `GET /v1/models`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ModelList {
+    /// `list`.
+    pub object: String,
+    /// The models.
+    pub data: Vec<ModelObject>,
+}
+
+/// A model.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ModelObject {
+    /// The id to send as `model`: the GGUF file name without `.gguf`.
+    pub id: String,
+    /// `model`.
+    pub object: String,
+    /// Unix seconds (the file's modification time).
+    pub created: u64,
+    /// `lexdesk`.
+    pub owned_by: String,
+    /// LexDesk extension: `chat` or `embedding`.
+    pub kind: String,
+    /// LexDesk extension: loaded in memory now.
+    pub loaded: bool,
+}
+
+// --- health ----------------------------------------------------------------------------------
+
+/// `GET /health` and `GET /ready`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct HealthStatus {
+    /// `ok`, `ready` or `loading`.
+    pub status: String,
+    /// The server's version.
+    pub version: String,
+    /// Chat model loaded.
+    pub chat_model_loaded: bool,
+    /// Embedding model loaded.
+    pub embedding_model_loaded: bool,
+}
+
+// --- LexDesk API -----------------------------------------------------------------------------
+
+/// A matter.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MatterOut {
+    /// Stable id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// The matters.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MatterList {
+    /// By name.
+    pub data: Vec<MatterOut>,
+}
+
+/// `POST /v1/matters`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct CreateMatter {
+    /// Unique name.
+    pub name: String,
+}
+
+/// A document of a matter.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentOut {
+    /// Content SHA-256.
+    pub id: String,
+    /// File name.
+    pub file_name: String,
+    /// Title.
+    pub title: String,
+    /// `pdf`, `docx`, …
+    pub format: String,
+    /// Pages.
+    pub page_count: u32,
+    /// Chunks.
+    pub chunk_count: u32,
+    /// Pages read by OCR.
+    pub ocr_pages: u32,
+    /// `indexed`, `ingesting` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error_code: Option<String>,
+    /// Why it failed, for people.
+    pub error_message: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub added_at_ms: i64,
+}
+
+/// The documents of a matter.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentList {
+    /// Newest first.
+    pub data: Vec<DocumentOut>,
+}
+
+/// An ingestion job (document upload).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct JobOut {
+    /// Job id.
+    pub id: String,
+    /// The matter.
+    pub matter_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// Files uploaded.
+    pub files: Vec<String>,
+    /// Files processed so far.
+    pub files_done: usize,
+    /// Documents newly indexed.
+    pub indexed: usize,
+    /// Documents already in the matter.
+    pub already_indexed: usize,
+    /// Pages indexed.
+    pub pages: u64,
+    /// Files that failed, with their reasons.
+    pub failed: Vec<JobFailure>,
+    /// Why the whole job failed.
+    pub error: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// When it ended.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// A file that failed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct JobFailure {
+    /// File name.
+    pub file: String,
+    /// Stable code (`PDF_ENCRYPTED`, `PDF_CORRUPT`, …).
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// `POST /v1/matters/{id}/search`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct SearchIn {
+    /// The query.
+    pub query: String,
+    /// Results wanted (1–100, default 8).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `hybrid` (default), `vector` or `text`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Only this document (id, file name or path).
+    #[serde(default)]
+    pub doc: Option<String>,
+}
+
+/// Search results.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SearchOut {
+    /// Best first.
+    pub data: Vec<SearchHitOut>,
+}
+
+/// A passage found.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SearchHitOut {
+    /// Document id.
+    pub doc_id: String,
+    /// File name.
+    pub doc: String,
+    /// First page.
+    pub page: u32,
+    /// Last page.
+    pub page_end: u32,
+    /// Article or clause path.
+    pub heading: String,
+    /// The passage.
+    pub text: String,
+    /// Fused score.
+    pub score: f32,
+    /// Whether a legal reference in the query names this unit.
+    pub structural: bool,
+}
+
+/// `POST /v1/matters/{id}/ask`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct AskIn {
+    /// The question.
+    pub question: String,
+    /// Continue this session.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Only this document.
+    #[serde(default)]
+    pub doc: Option<String>,
+    /// `generate` (default) or `extractive`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Stream events: `retrieved`, `token`…, then `answer`.
+    #[serde(default)]
+    pub stream: bool,
+}
+
+/// A grounded answer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AskOut {
+    /// The session the turn was saved to.
+    pub session_id: String,
+    /// The answer text with `[S#]` markers, or the abstention.
+    pub answer: String,
+    /// The documents did not support an answer.
+    pub abstained: bool,
+    /// Why it abstained (stable code).
+    pub abstention_code: Option<String>,
+    /// The citations, each checked against the stored page text.
+    pub citations: Vec<CitationOut>,
+    /// Claims without a verified citation (left out of the answer).
+    pub unsupported_claims: Vec<String>,
+    /// The generation was stopped.
+    pub stopped: bool,
+    /// `zh` or `en`.
+    pub language: String,
+    /// The model that answered (none in extractive mode).
+    pub model: Option<String>,
+    /// Token counts.
+    pub usage: Option<CompletionUsage>,
+    /// Total milliseconds.
+    pub total_ms: f64,
+}
+
+/// A citation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CitationOut {
+    /// `S1`, `S2`, …
+    pub id: String,
+    /// File name.
+    pub doc: String,
+    /// Page.
+    pub page: Option<u32>,
+    /// Article or clause.
+    pub heading: String,
+    /// The quoted passage.
+    pub quote: String,
+    /// Found on the page.
+    pub verified: bool,
+}
+
+/// A streamed event of `ask` (`event: token|retrieved|answer|error`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum AskEventOut {
+    /// Retrieval done.
+    Retrieved {
+        /// Passages judged relevant (evidence).
+        evidence: usize,
+        /// Passages searched.
+        searched: usize,
+    },
+    /// Generated text (the draft, before checking).
+    Token {
+        /// Text.
+        text: String,
+    },
+    /// The checked answer.
+    Answer(AskOut),
+}
