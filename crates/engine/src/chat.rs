@@ -634,10 +634,10 @@ impl<'m> Worker<'m> {
             }
         }
         for i in 0..self.seqs.len() {
-            if self.seqs[i].run.as_ref().is_some_and(|r| r.logits_index.is_some()) {
-                if let Some(ended) = self.sample(i) {
-                    self.finish(i, ended);
-                }
+            if self.seqs[i].run.as_ref().is_some_and(|r| r.logits_index.is_some())
+                && let Some(ended) = self.sample(i)
+            {
+                self.finish(i, ended);
             }
         }
     }
