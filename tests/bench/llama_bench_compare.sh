@@ -9,7 +9,7 @@
 # llama-bench's source (tools/llama-bench/llama-bench.cpp) is not shipped in the crate. The script
 # takes it from LLAMA_BENCH_SRC (a folder holding llama-bench.cpp; default
 # ~/.cache/lexdesk/llama-bench-src), else downloads it from LLAMA_BENCH_URL.
-# Writes bench-results.json into OUT_DIR (default: the current directory).
+# Writes bench-results.json into BENCH_OUT (default: the current directory).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../installers/dev/setup.sh"
 cd "$LEXDESK_ROOT"
@@ -20,8 +20,8 @@ P="${P:-512}"
 N="${N:-128}"
 R="${R:-5}"
 ROUNDS="${ROUNDS:-2}"
-OUT_DIR="${OUT_DIR:-.}"
-mkdir -p "$OUT_DIR"
+BENCH_OUT="${BENCH_OUT:-.}"
+mkdir -p "$BENCH_OUT"
 BENCH_SRC="${LLAMA_BENCH_SRC:-$HOME/.cache/lexdesk/llama-bench-src}"
 LLAMA_BENCH_URL="${LLAMA_BENCH_URL:-https://raw.githubusercontent.com/ggml-org/llama.cpp/master/tools/llama-bench/llama-bench.cpp}"
 
@@ -112,7 +112,7 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 
-python3 - "$RESULTS" "$ROUNDS" "$OUT_DIR/bench-results.json" "$MODEL" "$THREADS" <<'EOF'
+python3 - "$RESULTS" "$ROUNDS" "$BENCH_OUT/bench-results.json" "$MODEL" "$THREADS" <<'EOF'
 import json, sys, statistics
 results, rounds, out, model, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rows = []

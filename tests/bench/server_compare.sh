@@ -9,7 +9,7 @@
 # llama-server's sources are not in the llama-cpp-sys-2 crate; they come from the llama.cpp that
 # the PyPI sdist of llama-cpp-python vendors (LLAMA_CPP_PYTHON_VERSION), built with the CMake
 # flags of LexDesk's own llama.cpp build (read from its CMakeCache). Writes
-# server-bench-results.json into OUT_DIR (default: the current directory).
+# server-bench-results.json into BENCH_OUT (default: the current directory).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../installers/dev/setup.sh"
 cd "$LEXDESK_ROOT"
@@ -20,9 +20,9 @@ PARALLEL="${PARALLEL:-8}"
 CTX="${CTX:-1024}"
 REQUESTS="${REQUESTS:-16}"
 MAX_TOKENS="${MAX_TOKENS:-64}"
-OUT_DIR="${OUT_DIR:-.}"
+BENCH_OUT="${BENCH_OUT:-.}"
 LLAMA_CPP_PYTHON_VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
-mkdir -p "$OUT_DIR"
+mkdir -p "$BENCH_OUT"
 log() { printf '\033[1m[server-bench]\033[0m %s\n' "$*" >&2; }
 
 cargo build --quiet --workspace --all-targets --locked
@@ -88,7 +88,7 @@ TOML
 log "llama-server ($PARALLEL slots, $THREADS threads)"; run_llama_server
 log "lexdesk serve ($PARALLEL sequences, $THREADS threads)"; run_lexdesk
 
-python3 - "$RESULTS" "$OUT_DIR/server-bench-results.json" "$MODEL" "$THREADS" "$PARALLEL" "$LLAMA_CPP_PYTHON_VERSION" <<'PY'
+python3 - "$RESULTS" "$BENCH_OUT/server-bench-results.json" "$MODEL" "$THREADS" "$PARALLEL" "$LLAMA_CPP_PYTHON_VERSION" <<'PY'
 import json, sys
 results, out, model, threads, parallel, version = sys.argv[1:]
 ref = json.load(open(f"{results}/llama-server.json"))

@@ -446,3 +446,110 @@ fn per_key_rate_limits_answer_429_with_retry_after() {
         server.shutdown().await;
     });
 }
+
+/// Remote engines: a desk whose chat and embedding models are another LexDesk server's (any
+/// OpenAI-compatible endpoint would do), reached over HTTP with the key from a secret file.
+#[test]
+fn a_remote_engine_is_any_openai_compatible_endpoint() {
+    use lexdesk_core::ErrorCode;
+    use lexdesk_core::embed::{EmbedRole, Embedder};
+    use lexdesk_core::generate::{ChatMessage, GenerateRequest, Generator, Prompt, Role, Sampling};
+    use lexdesk_desk::{AskParams, ChatEngine, EmbedEngine};
+    use lexdesk_service::answer::AnswerMode;
+
+    let engine_home = tempfile::tempdir().unwrap();
+    let (_, key) = KeyStore::new(engine_home.path()).create("desk-b", &[Scope::Ask, Scope::Read]).unwrap();
+    let client_home = tempfile::tempdir().unwrap();
+    let key_file = client_home.path().join("engine.key");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    block_on(async {
+        let engine = Server::start(engine_home.path(), ServerConfig { parallel: 2, queue: 8, ..config() }).await;
+        let http = reqwest::Client::new();
+        let models: Value =
+            http.get(engine.url("/v1/models")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        let (chat_id, embed_id) =
+            (models["data"][0]["id"].as_str().unwrap(), models["data"][1]["id"].as_str().unwrap());
+        let write_config = |key_file: &std::path::Path, retries: u32, url: &str| {
+            let toml = format!(
+                "[remote.chat]\nurl = \"{url}\"\nmodel = \"{chat_id}\"\nkey_file = \"{}\"\nretries = {retries}\ncontext_length = 2048\n\n\
+                 [remote.embed]\nurl = \"{url}\"\nmodel = \"{embed_id}\"\nkey_file = \"{}\"\nretries = {retries}\n",
+                key_file.display(),
+                key_file.display()
+            );
+            std::fs::write(client_home.path().join("config.toml"), toml).unwrap();
+        };
+        write_config(&key_file, 1, &engine.url("/v1"));
+        let desk =
+            Desk::open(DeskOptions { home: Some(client_home.path().into()), worker_program: lexdesk_bin() }).unwrap();
+
+        // Generation: the same greedy text as asking the engine directly.
+        let chat = desk.chat_model().await.unwrap();
+        assert!(matches!(chat, ChatEngine::Remote(_)) && chat.id() == chat_id);
+        let messages = vec![ChatMessage::new(Role::User, "Name a colour.")];
+        let request = GenerateRequest {
+            prompt: Prompt::Chat(messages),
+            max_tokens: 12,
+            stop: Vec::new(),
+            sampling: Sampling { temperature: 0.0, ..desk.configuration().generation.sampling },
+        };
+        let remote = chat.generate(request).unwrap().collect().await.unwrap();
+        let direct: Value = http
+            .post(engine.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&json!({"model": chat_id, "messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 12, "temperature": 0}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(remote.text, direct["choices"][0]["message"]["content"].as_str().unwrap());
+        assert_eq!(remote.usage.completion_tokens as u64, direct["usage"]["completion_tokens"].as_u64().unwrap());
+        assert!(remote.usage.prompt_tokens > 5);
+
+        // Embeddings, then a whole matter on remote engines: ingestion, search, a grounded answer.
+        let embedder = desk.embedding_model().await.unwrap();
+        assert!(matches!(embedder, EmbedEngine::Remote(_)) && embedder.dimensions() == 384);
+        let v = embedder.embed(vec!["governing law".into()], EmbedRole::Query).await.unwrap();
+        assert!((v[0].vector.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-3);
+        let matter = desk.create_matter("Remote").unwrap();
+        let nda = shared_dir().join("data/corpus/en-nda/nda-0003.txt");
+        let summary =
+            desk.ingest(&matter.id, vec![nda], &lexdesk_core::generate::CancelToken::new(), |_| {}).await.unwrap();
+        assert_eq!(summary.indexed, 1, "{summary:?}");
+        let params = AskParams {
+            question: "May the receiving party reverse engineer the disclosed software?".into(),
+            session_id: None,
+            doc: None,
+            mode: Some(AnswerMode::Generate),
+        };
+        let result =
+            desk.ask(&matter.id, params, lexdesk_core::generate::CancelToken::new(), &mut |_| {}).await.unwrap();
+        let answer = &result.turn.answer;
+        assert!(result.turn.model.as_deref().is_some_and(|m| m.contains(chat_id)), "{:?}", result.turn.model);
+        assert!(answer.usage.is_some() && !answer.searched.passages.is_empty(), "{answer:?}");
+        assert!(answer.citations.iter().all(|c| !c.verified || c.start.is_some()), "verified citations carry spans");
+
+        // A wrong key is refused by the engine: a clear error, no retries needed.
+        let wrong = client_home.path().join("wrong.key");
+        std::fs::write(&wrong, "lxd_000000000000_wrong").unwrap();
+        write_config(&wrong, 0, &engine.url("/v1"));
+        let open = || {
+            Desk::open(DeskOptions { home: Some(client_home.path().into()), worker_program: lexdesk_bin() }).unwrap()
+        };
+        let desk = open();
+        let e =
+            desk.chat_model().await.unwrap().generate(GenerateRequest::chat(vec![ChatMessage::new(Role::User, "Hi")]));
+        let e = match e {
+            Ok(stream) => stream.collect().await.unwrap_err(),
+            Err(e) => e,
+        };
+        assert_eq!(e.code(), "REMOTE_ENGINE_FAILED");
+        assert!(e.to_string().contains("401"), "{e}");
+        // An engine that cannot be reached: the same code, after the configured retries.
+        write_config(&key_file, 1, "http://127.0.0.1:9/v1");
+        let e = open().embedding_model().await.unwrap_err();
+        assert_eq!(e.code(), "REMOTE_ENGINE_FAILED", "{e}");
+        engine.shutdown().await;
+    });
+}

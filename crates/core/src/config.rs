@@ -256,6 +256,62 @@ impl Default for ServerConfig {
     }
 }
 
+/// An OpenAI-compatible endpoint (vLLM, TGI, llama.cpp's server, Ollama, another LexDesk)
+/// used instead of a local model: `[remote.chat]` or `[remote.embed]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEndpoint {
+    /// Base URL of the API, e.g. `http://vllm:8000/v1`.
+    pub url: String,
+    /// The model name the engine serves.
+    pub model: String,
+    /// Name of the API key in the OS keychain (`lexdesk secrets set NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Or a file holding the key (container secrets, e.g. `/run/secrets/vllm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// Seconds without data before a request fails.
+    #[serde(default = "RemoteEndpoint::default_timeout")]
+    pub timeout_secs: u64,
+    /// Retries after a transient failure (connection, 408, 429, 5xx).
+    #[serde(default = "RemoteEndpoint::default_retries")]
+    pub retries: u32,
+    /// The model's context length on the engine.
+    #[serde(default = "RemoteEndpoint::default_context")]
+    pub context_length: u32,
+    /// Embedding only: text before a query (E5: `query: `).
+    #[serde(default)]
+    pub query_prefix: String,
+    /// Embedding only: text before a document passage (E5: `passage: `).
+    #[serde(default)]
+    pub document_prefix: String,
+}
+
+impl RemoteEndpoint {
+    fn default_timeout() -> u64 {
+        120
+    }
+    fn default_retries() -> u32 {
+        2
+    }
+    fn default_context() -> u32 {
+        8192
+    }
+}
+
+/// Remote engines (`[remote]`); a local model is used for what is not set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// The chat model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat: Option<RemoteEndpoint>,
+    /// The embedding model (a matter's vectors must all come from one model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed: Option<RemoteEndpoint>,
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -270,6 +326,8 @@ pub struct Config {
     pub hub: HubConfig,
     /// Server mode.
     pub server: ServerConfig,
+    /// Remote inference engines.
+    pub remote: RemoteConfig,
 }
 
 impl Config {

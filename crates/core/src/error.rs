@@ -120,6 +120,14 @@ pub enum EngineError {
         /// Tokens reserved for generation.
         reserved: u64,
     },
+    /// A remote inference engine (an OpenAI-compatible endpoint) failed or could not be reached.
+    #[error("remote engine {endpoint}: {message}")]
+    Remote {
+        /// The endpoint's base URL.
+        endpoint: String,
+        /// What went wrong (HTTP status and the engine's message, or the connection error).
+        message: String,
+    },
     /// A request parameter is out of range.
     #[error("invalid request: {message}")]
     InvalidRequest {
@@ -153,6 +161,7 @@ impl ErrorCode for EngineError {
             Self::InsufficientMemory { .. } => "INSUFFICIENT_MEMORY",
             Self::PromptTooLong { .. } => "PROMPT_TOO_LONG",
             Self::InvalidRequest { .. } => "INVALID_REQUEST",
+            Self::Remote { .. } => "REMOTE_ENGINE_FAILED",
             Self::Inference { .. } => "INFERENCE_FAILED",
             Self::WorkerGone => "WORKER_GONE",
         }

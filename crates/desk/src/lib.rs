@@ -9,6 +9,7 @@
 //! No Tauri, HTTP or JSON wire formats here; the types are plain serde data (with
 //! `specta::Type` behind the `specta` feature so the shell can generate TypeScript bindings).
 
+mod engines;
 mod error;
 mod types;
 
@@ -32,6 +33,7 @@ use lexdesk_service::sessions::{ChatSession, SessionTurn, Sessions};
 use lexdesk_service::{Matter, Matters};
 use lexdesk_store::{LanceStore, StoreOptions};
 
+pub use engines::{ChatEngine, EmbedEngine, file_id};
 pub use error::DeskError;
 pub use types::{
     AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, ModelChoice, PageView, SessionSummary, Settings,
@@ -60,12 +62,22 @@ pub enum AnswerProgress<'a> {
     Token(&'a str),
 }
 
-/// A loaded model and the file it came from.
+/// A loaded model and what it was loaded from (a file with options, or a remote endpoint).
 #[derive(Debug, Clone)]
 struct Loaded<M> {
-    path: PathBuf,
-    options: LoadOptions,
+    source: String,
     model: M,
+}
+
+/// A configured model as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    /// The id clients name it by (file name without `.gguf`, or the remote model name).
+    pub id: String,
+    /// The local file, if it is one.
+    pub path: Option<PathBuf>,
+    /// The remote endpoint's URL, if it is one.
+    pub url: Option<String>,
 }
 
 /// The application handle. Cheap to share (`Arc<Desk>`); every method takes `&self`.
@@ -75,8 +87,8 @@ pub struct Desk {
     config: RwLock<Config>,
     matters: Matters,
     worker_program: PathBuf,
-    chat: tokio::sync::Mutex<Option<Loaded<ChatModel>>>,
-    embedder: tokio::sync::Mutex<Option<Loaded<EmbeddingModel>>>,
+    chat: tokio::sync::Mutex<Option<Loaded<ChatEngine>>>,
+    embedder: tokio::sync::Mutex<Option<Loaded<EmbedEngine>>>,
     /// One ingestion at a time per matter (the store allows one writer); later ones wait.
     ingest_queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Concurrent first-run calls prepare the demo once.
@@ -195,38 +207,89 @@ impl Desk {
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
     }
 
-    /// The configured embedding model, loaded on first use (its own engine thread) and kept.
+    /// The API key of a remote endpoint: from its key file, or the OS keychain.
+    fn remote_options(&self, e: &config::RemoteEndpoint) -> Result<lexdesk_remote::RemoteOptions, DeskError> {
+        let api_key = if let Some(file) = &e.key_file {
+            let text = std::fs::read_to_string(file).map_err(|err| DeskError::io(file.clone(), &err))?;
+            Some(text.trim().to_string())
+        } else if let Some(name) = &e.key {
+            let secrets = lexdesk_models::secrets::Secrets::open(self.home.root())?;
+            let value = secrets.get(name)?.ok_or_else(|| DeskError::InvalidSetting {
+                name: "remote key",
+                reason: format!("no secret `{name}` is stored; run `lexdesk secrets set {name}`"),
+            })?;
+            Some(value.trim().to_string())
+        } else {
+            None
+        };
+        Ok(lexdesk_remote::RemoteOptions {
+            base_url: e.url.clone(),
+            model: e.model.clone(),
+            api_key,
+            timeout_secs: e.timeout_secs,
+            retries: e.retries,
+            context_length: e.context_length,
+            query_prefix: e.query_prefix.clone(),
+            document_prefix: e.document_prefix.clone(),
+        })
+    }
+
+    /// The configured embedding model — a local file loaded on first use (its own engine
+    /// thread), or a remote endpoint connected on first use — and kept.
     ///
     /// # Errors
-    /// The model is missing or cannot be loaded.
-    pub async fn embedding_model(&self) -> Result<EmbeddingModel, DeskError> {
-        let path = self.model_path("embedding", &self.config().models.embed)?;
-        let options = self.load_options();
+    /// The model is missing or cannot be loaded; the endpoint cannot be reached.
+    pub async fn embedding_model(&self) -> Result<EmbedEngine, DeskError> {
+        let config = self.config();
+        let (source, path) = match &config.remote.embed {
+            Some(e) => (format!("{e:?}"), None),
+            None => {
+                let path = self.model_path("embedding", &config.models.embed)?;
+                (format!("{path:?} {:?}", self.load_options()), Some(path))
+            }
+        };
         let mut slot = self.embedder.lock().await;
-        if let Some(l) = slot.as_ref().filter(|l| l.path == path && l.options == options) {
+        if let Some(l) = slot.as_ref().filter(|l| l.source == source) {
             return Ok(l.model.clone());
         }
         *slot = None;
-        let model = EmbeddingModel::load(&path, options.clone()).await?;
-        *slot = Some(Loaded { path, options, model: model.clone() });
+        let model = match (&config.remote.embed, path) {
+            (Some(e), _) => {
+                EmbedEngine::Remote(lexdesk_remote::RemoteEmbedder::connect(self.remote_options(e)?).await?)
+            }
+            (None, Some(path)) => EmbedEngine::Local(EmbeddingModel::load(&path, self.load_options()).await?),
+            (None, None) => unreachable!("a local model has a path"),
+        };
+        *slot = Some(Loaded { source, model: model.clone() });
         Ok(model)
     }
 
-    /// The configured chat model, loaded on first use (its own engine thread) and kept.
+    /// The configured chat model — a local file loaded on first use (its own engine thread), or
+    /// a remote endpoint — and kept.
     ///
     /// # Errors
-    /// The model is missing or cannot be loaded.
-    pub async fn chat_model(&self) -> Result<ChatModel, DeskError> {
-        let path = self.model_path("chat", &self.config().models.chat)?;
-        let options = self.load_options();
+    /// The model is missing or cannot be loaded; a bad endpoint or key.
+    pub async fn chat_model(&self) -> Result<ChatEngine, DeskError> {
+        let config = self.config();
+        let (source, path) = match &config.remote.chat {
+            Some(e) => (format!("{e:?}"), None),
+            None => {
+                let path = self.model_path("chat", &config.models.chat)?;
+                (format!("{path:?} {:?}", self.load_options()), Some(path))
+            }
+        };
         let mut slot = self.chat.lock().await;
-        if let Some(l) = slot.as_ref().filter(|l| l.path == path && l.options == options) {
+        if let Some(l) = slot.as_ref().filter(|l| l.source == source) {
             return Ok(l.model.clone());
         }
         // Free the old model's memory before loading the next.
         *slot = None;
-        let model = ChatModel::load(&path, options.clone()).await?;
-        *slot = Some(Loaded { path, options, model: model.clone() });
+        let model = match (&config.remote.chat, path) {
+            (Some(e), _) => ChatEngine::Remote(lexdesk_remote::RemoteGenerator::new(self.remote_options(e)?)?),
+            (None, Some(path)) => ChatEngine::Local(ChatModel::load(&path, self.load_options()).await?),
+            (None, None) => unreachable!("a local model has a path"),
+        };
+        *slot = Some(Loaded { source, model: model.clone() });
         Ok(model)
     }
 
@@ -237,21 +300,32 @@ impl Desk {
         Ok(Some(LanceStore::open(&matter.store_dir(), dims, StoreOptions::default()).await?))
     }
 
-    /// The models loaded now (without waiting for one being loaded): chat, then embedding.
+    /// The ids of the models loaded now (without waiting for one being loaded): chat, then
+    /// embedding.
     #[must_use]
-    pub fn loaded_models(&self) -> (Option<PathBuf>, Option<PathBuf>) {
-        let chat = self.chat.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.path.clone()));
-        let embed = self.embedder.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.path.clone()));
+    pub fn loaded_models(&self) -> (Option<String>, Option<String>) {
+        let chat = self.chat.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.model.id()));
+        let embed = self.embedder.try_lock().ok().and_then(|s| s.as_ref().map(|l| l.model.id()));
         (chat, embed)
     }
 
-    /// The file names of the configured chat and embedding models (what the server lists).
+    /// The configured chat and embedding models (what the server lists).
     ///
     /// # Errors
-    /// A configured model is missing.
-    pub fn configured_models(&self) -> Result<(PathBuf, PathBuf), DeskError> {
+    /// A configured local model is missing.
+    pub fn configured_models(&self) -> Result<(ModelRef, ModelRef), DeskError> {
         let config = self.config();
-        Ok((self.model_path("chat", &config.models.chat)?, self.model_path("embedding", &config.models.embed)?))
+        let model = |kind: &'static str, name: &str, remote: Option<&config::RemoteEndpoint>| match remote {
+            Some(e) => Ok(ModelRef { id: e.model.clone(), path: None, url: Some(e.url.clone()) }),
+            None => {
+                let path = self.model_path(kind, name)?;
+                Ok::<_, DeskError>(ModelRef { id: file_id(&path), path: Some(path), url: None })
+            }
+        };
+        Ok((
+            model("chat", &config.models.chat, config.remote.chat.as_ref())?,
+            model("embedding", &config.models.embed, config.remote.embed.as_ref())?,
+        ))
     }
 
     /// The configuration as loaded (`config.toml` with the environment's overrides).
@@ -429,9 +503,7 @@ impl Desk {
             AnswerMode::Generate => Some(self.chat_model().await?),
             AnswerMode::Extractive => None,
         };
-        let model_name = generator
-            .as_ref()
-            .and_then(|m| m.info().metadata.path.file_name().map(|f| f.to_string_lossy().into_owned()));
+        let model_name = generator.as_ref().map(ChatEngine::name);
         let config = self.config();
         // The answer length is the setting (Models & settings, `[generation] max_tokens`).
         let options = AskOptions {

@@ -86,6 +86,7 @@ impl ApiError {
             | "WORKER_GONE"
             | "NO_CHAT_MODEL"
             | "NO_EMBEDDER" => StatusCode::SERVICE_UNAVAILABLE,
+            "REMOTE_ENGINE_FAILED" => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, code, e.to_string())

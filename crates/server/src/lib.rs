@@ -275,9 +275,9 @@ pub(crate) async fn ready(State(state): State<AppState>, _key: auth::Key<auth::R
 pub(crate) async fn metrics_text(State(state): State<AppState>, _key: auth::Key<auth::MetricsScope>) -> Response {
     let (chat, embed) = state.desk.loaded_models();
     state.metrics.models_loaded.reset();
-    for (kind, path) in [("chat", chat), ("embedding", embed)] {
-        if let Some(p) = path {
-            state.metrics.models_loaded.with_label_values(&[kind, &openai::model_id(&p)]).set(1);
+    for (kind, id) in [("chat", chat), ("embedding", embed)] {
+        if let Some(id) = id {
+            state.metrics.models_loaded.with_label_values(&[kind, &id]).set(1);
         }
     }
     let (text, content_type) = state.metrics.render();

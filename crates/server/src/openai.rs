@@ -1,7 +1,6 @@
 //! OpenAI-compatible endpoints over the desk's chat and embedding models.
 
 use std::convert::Infallible;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -17,24 +16,20 @@ use lexdesk_core::generate::{
     ChatMessage, FinishReason, GenerateRequest, GenerationEvent, GenerationStream, Generator, Prompt, Role, Usage,
 };
 
+use lexdesk_desk::ModelRef;
+
 use crate::AppState;
 use crate::auth::{Ask, Key, Read};
 use crate::error::ApiError;
 use crate::slots::Slot;
 use crate::wire::*;
 
-/// The id clients send as `model`: the file name without `.gguf`.
-pub(crate) fn model_id(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    name.strip_suffix(".gguf").map(str::to_owned).unwrap_or(name)
-}
-
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn check_model(requested: &str, path: &Path, kind: &str) -> Result<String, ApiError> {
-    let id = model_id(path);
+fn check_model(requested: &str, model: &ModelRef, kind: &str) -> Result<String, ApiError> {
+    let id = model.id.clone();
     let requested = requested.trim();
     if requested == id || requested.strip_suffix(".gguf") == Some(id.as_str()) {
         return Ok(id);
@@ -51,12 +46,13 @@ fn check_model(requested: &str, path: &Path, kind: &str) -> Result<String, ApiEr
 pub(crate) async fn list_models(State(state): State<AppState>, _key: Key<Read>) -> Result<Json<ModelList>, ApiError> {
     let (chat, embed) = state.desk.configured_models()?;
     let (loaded_chat, loaded_embed) = state.desk.loaded_models();
-    let object = |path: &Path, kind: &str, loaded: bool| ModelObject {
-        id: model_id(path),
+    let object = |m: &ModelRef, kind: &str, loaded: bool| ModelObject {
+        id: m.id.clone(),
         object: "model".into(),
-        created: std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
+        created: m
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs()),
         owned_by: "lexdesk".into(),
@@ -66,8 +62,8 @@ pub(crate) async fn list_models(State(state): State<AppState>, _key: Key<Read>) 
     Ok(Json(ModelList {
         object: "list".into(),
         data: vec![
-            object(&chat, "chat", loaded_chat.as_deref() == Some(chat.as_path())),
-            object(&embed, "embedding", loaded_embed.as_deref() == Some(embed.as_path())),
+            object(&chat, "chat", loaded_chat.as_deref() == Some(chat.id.as_str())),
+            object(&embed, "embedding", loaded_embed.as_deref() == Some(embed.id.as_str())),
         ],
     }))
 }
@@ -177,8 +173,8 @@ pub(crate) async fn chat_completions(
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let config = state.desk.configuration();
-    let (chat_path, _) = state.desk.configured_models()?;
-    let model = check_model(&body.model, &chat_path, "chat")?;
+    let (chat, _) = state.desk.configured_models()?;
+    let model = check_model(&body.model, &chat, "chat")?;
     let request = generate_request(&body, config.generation.max_tokens, &config.generation.sampling)?;
     let slot = state.slots.admit().await?;
     let generator = state.desk.chat_model().await?;
@@ -341,8 +337,8 @@ pub(crate) async fn embeddings(
     body: Result<Json<EmbeddingRequest>, JsonRejection>,
 ) -> Result<Json<EmbeddingList>, ApiError> {
     let Json(body) = body?;
-    let (_, embed_path) = state.desk.configured_models()?;
-    let model = check_model(&body.model, &embed_path, "embedding")?;
+    let (_, embed) = state.desk.configured_models()?;
+    let model = check_model(&body.model, &embed, "embedding")?;
     let texts = match body.input {
         EmbeddingInput::One(t) => vec![t],
         EmbeddingInput::Many(v) => v,
@@ -407,6 +403,8 @@ pub(crate) async fn embeddings(
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn request(json: &str) -> ChatCompletionRequest {
@@ -450,9 +448,10 @@ mod tests {
     #[test]
     fn model_ids_are_file_stems() {
         let p = Path::new("/m/qwen2.5-0.5b-instruct-q4_k_m.gguf");
-        assert_eq!(model_id(p), "qwen2.5-0.5b-instruct-q4_k_m");
-        assert!(check_model("qwen2.5-0.5b-instruct-q4_k_m.gguf", p, "chat").is_ok());
-        let e = check_model("gpt-4o", p, "chat").unwrap_err();
+        let m = ModelRef { id: lexdesk_desk::file_id(p), path: Some(p.into()), url: None };
+        assert_eq!(m.id, "qwen2.5-0.5b-instruct-q4_k_m");
+        assert!(check_model("qwen2.5-0.5b-instruct-q4_k_m.gguf", &m, "chat").is_ok());
+        let e = check_model("gpt-4o", &m, "chat").unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (StatusCode::NOT_FOUND, "MODEL_NOT_FOUND"));
     }
 }
