@@ -100,6 +100,8 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
     let (_, client_key) = keys.create("litigation", &[Scope::Ask, Scope::Read]).unwrap();
     let (_, reader) = keys.create("viewer", &[Scope::Read]).unwrap();
     let (_, prometheus) = keys.create("prometheus", &[Scope::Metrics]).unwrap();
+    // The chat model's context; the embedding model (trained on 512) keeps its own.
+    std::fs::write(home.path().join("config.toml"), "[engine]\ncontext_length = 1024\n").unwrap();
 
     block_on(async {
         let server = Server::start(home.path(), config()).await;

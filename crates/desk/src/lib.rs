@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use lexdesk_core::config::{self, Config, Home};
 use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::CancelToken;
+use lexdesk_core::generate::{CancelToken, Generator};
 use lexdesk_core::model::LoadOptions;
 use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
@@ -203,6 +203,12 @@ impl Desk {
         self.config().load_options()
     }
 
+    /// `[engine] context_length` and `[server] parallel` are the chat model's: an embedding
+    /// model always uses its own trained context (at most 8192) and one sequence.
+    fn embed_options(&self) -> LoadOptions {
+        LoadOptions { context_length: None, parallel: 1, ..self.load_options() }
+    }
+
     fn model_path(&self, kind: &'static str, name: &str) -> Result<PathBuf, DeskError> {
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
     }
@@ -245,7 +251,7 @@ impl Desk {
             Some(e) => (format!("{e:?}"), None),
             None => {
                 let path = self.model_path("embedding", &config.models.embed)?;
-                (format!("{path:?} {:?}", self.load_options()), Some(path))
+                (format!("{path:?} {:?}", self.embed_options()), Some(path))
             }
         };
         let mut slot = self.embedder.lock().await;
@@ -257,7 +263,7 @@ impl Desk {
             (Some(e), _) => {
                 EmbedEngine::Remote(lexdesk_remote::RemoteEmbedder::connect(self.remote_options(e)?).await?)
             }
-            (None, Some(path)) => EmbedEngine::Local(EmbeddingModel::load(&path, self.load_options()).await?),
+            (None, Some(path)) => EmbedEngine::Local(EmbeddingModel::load(&path, self.embed_options()).await?),
             (None, None) => unreachable!("a local model has a path"),
         };
         *slot = Some(Loaded { source, model: model.clone() });
@@ -508,7 +514,12 @@ impl Desk {
         // The answer length is the setting (Models & settings, `[generation] max_tokens`).
         let options = AskOptions {
             mode,
-            max_answer_tokens: config.generation.max_tokens.clamp(64, 8192),
+            // At most half the model's context, so a small context still leaves room for evidence.
+            max_answer_tokens: config
+                .generation
+                .max_tokens
+                .clamp(64, 8192)
+                .min(generator.as_ref().map_or(u32::MAX, |g| (g.context_length() / 2).max(64))),
             ..AskOptions::default()
         };
         let request = AskRequest {
