@@ -75,7 +75,7 @@ threads = $THREADS
 context_length = $CTX
 gpu_layers = 0
 TOML
-  local key; key="$(LEXDESK_HOME="$home" "$LEXDESK" keys create bench --scope ask --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+  local key; key="$(LEXDESK_HOME="$home" "$LEXDESK" keys create bench --scope ask,read --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
   LEXDESK_HOME="$home" "$LEXDESK" serve --bind "127.0.0.1:$port" --parallel "$PARALLEL" --queue 256 \
     --rate-limit 0 >"$RESULTS/lexdesk.log" 2>&1 &
   local pid=$!

@@ -139,6 +139,8 @@ pub(crate) fn generate_request(
         }
         sampling.top_p = p;
     }
+    // OpenAI's default is no penalty; only a client's `frequency_penalty` adds one.
+    sampling.repeat_penalty = 1.0;
     if let Some(f) = body.frequency_penalty {
         if !(-2.0..=2.0).contains(&f) {
             return Err(ApiError::invalid("frequency_penalty", "`frequency_penalty` must be between -2 and 2"));
@@ -423,6 +425,7 @@ mod tests {
         assert_eq!(g.max_tokens, 7);
         assert_eq!(g.stop, vec!["END".to_string()]);
         assert_eq!(g.sampling.seed, Some(3));
+        assert!((g.sampling.repeat_penalty - 1.0).abs() < f32::EPSILON, "OpenAI's default: no penalty");
         let Prompt::Chat(m) = g.prompt else { panic!() };
         assert_eq!((m[0].role, m[1].content.as_str()), (Role::System, "Hi there"));
         for (json, param) in [
