@@ -71,10 +71,8 @@ else
 fi
 
 # Same flags as LexDesk's llama.cpp: every GGML_*/LLAMA_* option, build type and compiler flags.
-FLAGS=()
-while IFS= read -r line; do FLAGS+=("-D$line"); done < <(
-  grep -E '^(GGML_[A-Z0-9_]+|CMAKE_BUILD_TYPE|CMAKE_C_FLAGS|CMAKE_CXX_FLAGS|CMAKE_C_FLAGS_[A-Z]+|CMAKE_CXX_FLAGS_[A-Z]+):' "$CACHE" |
-    grep -vE '^GGML_(ALL_WARNINGS|BUILD_|STANDALONE|CCACHE)' | sed -E 's/:[A-Z]+=/=/')
+. "$LEXDESK_ROOT/tests/bench/llama_flags.sh"
+llama_cmake_flags "$CACHE"
 mkdir -p "$WORK"
 cat > "$WORK/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.14)

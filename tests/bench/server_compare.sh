@@ -37,10 +37,8 @@ if [ ! -d "$SRC/tools/server" ]; then
   python3 -m pip download --quiet --no-binary :all: --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -d "$WORK"
   tar xzf "$WORK/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION.tar.gz" -C "$WORK"
 fi
-FLAGS=()
-while IFS= read -r line; do FLAGS+=("-D$line"); done < <(
-  grep -E '^(GGML_[A-Z0-9_]+|CMAKE_BUILD_TYPE|CMAKE_C_FLAGS|CMAKE_CXX_FLAGS|CMAKE_C_FLAGS_[A-Z]+|CMAKE_CXX_FLAGS_[A-Z]+):' "$CACHE" |
-    grep -vE '^GGML_(ALL_WARNINGS|BUILD_|STANDALONE|CCACHE)' | sed -E 's/:[A-Z]+=/=/')
+. "$LEXDESK_ROOT/tests/bench/llama_flags.sh"
+llama_cmake_flags "$CACHE"
 BUILD="$WORK/build-$LLAMA_CPP_PYTHON_VERSION"
 if [ ! -x "$BUILD/bin/llama-server" ]; then
   log "building llama-server (a few minutes)"

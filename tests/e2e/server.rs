@@ -41,6 +41,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// POST `body` as JSON to `path` with `key`.
+    async fn post(&self, http: &reqwest::Client, path: &str, key: &str, body: &Value) -> reqwest::Response {
+        http.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("the server answers")
+    }
+
     async fn shutdown(mut self) {
         self.stop.take().unwrap().send(()).ok();
         tokio::time::timeout(Duration::from_secs(40), self.task).await.expect("graceful shutdown").unwrap();
@@ -135,19 +140,12 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
             "max_tokens": 12,
             "temperature": 0
         });
-        let r =
-            http.post(server.url("/v1/chat/completions")).bearer_auth(&reader).json(&chat_body).send().await.unwrap();
+        let r = server.post(&http, "/v1/chat/completions", &reader, &chat_body).await;
         let (status, body) = error_of(r).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("INSUFFICIENT_SCOPE")));
 
         // Chat, not streamed.
-        let r = http
-            .post(server.url("/v1/chat/completions"))
-            .bearer_auth(&client_key)
-            .json(&chat_body)
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(&http, "/v1/chat/completions", &client_key, &chat_body).await;
         assert_eq!(r.status(), StatusCode::OK);
         let done: Value = r.json().await.unwrap();
         assert_eq!(done["object"], "chat.completion");
@@ -163,13 +161,7 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         let mut stream_body = chat_body.clone();
         stream_body["stream"] = json!(true);
         stream_body["stream_options"] = json!({"include_usage": true});
-        let r = http
-            .post(server.url("/v1/chat/completions"))
-            .bearer_auth(&client_key)
-            .json(&stream_body)
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(&http, "/v1/chat/completions", &client_key, &stream_body).await;
         assert_eq!(r.status(), StatusCode::OK);
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
         let events = sse_events(&r.text().await.unwrap());
@@ -186,13 +178,14 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         assert_eq!(last["usage"]["completion_tokens"].as_u64(), Some(c));
 
         // Embeddings: floats and base64 of the same vectors.
-        let r = http
-            .post(server.url("/v1/embeddings"))
-            .bearer_auth(&client_key)
-            .json(&json!({"model": embed_id, "input": ["non-compete clause", "governing law"]}))
-            .send()
-            .await
-            .unwrap();
+        let r = server
+            .post(
+                &http,
+                "/v1/embeddings",
+                &client_key,
+                &json!({"model": embed_id, "input": ["non-compete clause", "governing law"]}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         let emb: Value = r.json().await.unwrap();
         let v0: Vec<f32> = serde_json::from_value(emb["data"][0]["embedding"].clone()).unwrap();
@@ -200,13 +193,14 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         let norm: f32 = v0.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-3, "{norm}");
         assert!(emb["usage"]["prompt_tokens"].as_u64().unwrap() >= 4);
-        let r = http
-            .post(server.url("/v1/embeddings"))
-            .bearer_auth(&client_key)
-            .json(&json!({"model": embed_id, "input": "non-compete clause", "encoding_format": "base64"}))
-            .send()
-            .await
-            .unwrap();
+        let r = server
+            .post(
+                &http,
+                "/v1/embeddings",
+                &client_key,
+                &json!({"model": embed_id, "input": "non-compete clause", "encoding_format": "base64"}),
+            )
+            .await;
         let b64: Value = r.json().await.unwrap();
         let bytes =
             base64::engine::general_purpose::STANDARD.decode(b64["data"][0]["embedding"].as_str().unwrap()).unwrap();
@@ -225,25 +219,20 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         let (status, body) = error_of(r).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_JSON")));
         let huge = json!({"model": chat_id, "messages": [{"role": "user", "content": "x".repeat(100 * 1024)}]});
-        let r =
-            http.post(server.url("/v1/chat/completions")).bearer_auth(&client_key).json(&huge).send().await.unwrap();
+        let r = server.post(&http, "/v1/chat/completions", &client_key, &huge).await;
         assert_eq!(error_of(r).await.0, StatusCode::PAYLOAD_TOO_LARGE);
-        let r = http
-            .post(server.url("/v1/chat/completions"))
-            .bearer_auth(&client_key)
-            .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
+        let r = server
+            .post(
+                &http,
+                "/v1/chat/completions",
+                &client_key,
+                &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
         let (status, body) = error_of(r).await;
         assert_eq!((status, body["error"]["param"].as_str()), (StatusCode::NOT_FOUND, Some("model")));
-        let r = http
-            .post(server.url("/v1/chat/completions"))
-            .bearer_auth(&client_key)
-            .json(&json!({"model": chat_id, "messages": []}))
-            .send()
-            .await
-            .unwrap();
+        let r =
+            server.post(&http, "/v1/chat/completions", &client_key, &json!({"model": chat_id, "messages": []})).await;
         assert_eq!(error_of(r).await.1["error"]["param"], "messages");
         let r = http.get(server.url("/v1/nope")).bearer_auth(&client_key).send().await.unwrap();
         assert_eq!(error_of(r).await.0, StatusCode::NOT_FOUND);
@@ -264,8 +253,7 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         let mut endless = long.clone();
         endless["max_tokens"] = json!(4000);
         endless["stream"] = json!(true);
-        let mut r =
-            http.post(server.url("/v1/chat/completions")).bearer_auth(&client_key).json(&endless).send().await.unwrap();
+        let mut r = server.post(&http, "/v1/chat/completions", &client_key, &endless).await;
         assert!(r.chunk().await.unwrap().is_some());
         drop(r);
         let t = Instant::now();
@@ -273,31 +261,29 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
             assert!(t.elapsed() < Duration::from_secs(5), "the slot of a disconnected client was not freed");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let r = http
+        let r = server.post(&http, "/v1/chat/completions", &client_key, &chat_body).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        // The same without streaming: the client gives up while the answer is still being written.
+        let count = json!({"model": chat_id, "messages": [{"role": "user", "content": "Count from 1 to 3000, separated by commas."}], "max_tokens": 3000, "temperature": 0});
+        let gave_up = http
             .post(server.url("/v1/chat/completions"))
             .bearer_auth(&client_key)
-            .json(&chat_body)
+            .json(&count)
+            .timeout(Duration::from_millis(1500))
             .send()
             .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+            .expect_err("3,000 tokens take longer than 1.5 s here");
+        assert!(gave_up.is_timeout(), "{gave_up}");
+        let t = Instant::now();
+        while metric(&http, &server, &admin, "lexdesk_active_sequences").await > 0.0 {
+            assert!(t.elapsed() < Duration::from_secs(5), "the generation of a client that left kept running");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
 
         // LexDesk: a matter, an upload as a job (one good file, one broken), search, answers.
-        let r = http
-            .post(server.url("/v1/matters"))
-            .bearer_auth(&client_key)
-            .json(&json!({"name": "NDA"}))
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(&http, "/v1/matters", &client_key, &json!({"name": "NDA"})).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "creating needs the ingest scope");
-        let r = http
-            .post(server.url("/v1/matters"))
-            .bearer_auth(&admin)
-            .json(&json!({"name": "NDA"}))
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(&http, "/v1/matters", &admin, &json!({"name": "NDA"})).await;
         assert_eq!(r.status(), StatusCode::CREATED);
         let matter: Value = r.json().await.unwrap();
         let matter_id = matter["id"].as_str().unwrap().to_string();
@@ -338,13 +324,14 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
             .unwrap();
         assert_eq!(docs["data"].as_array().unwrap().len(), 2);
 
-        let hits: Value = http
-            .post(server.url(&format!("/v1/matters/{matter_id}/search")))
-            .bearer_auth(&reader)
-            .json(&json!({"query": "reverse engineer", "limit": 3}))
-            .send()
+        let hits: Value = server
+            .post(
+                &http,
+                &format!("/v1/matters/{matter_id}/search"),
+                &reader,
+                &json!({"query": "reverse engineer", "limit": 3}),
+            )
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -353,13 +340,14 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         assert!(top["text"].as_str().unwrap().to_lowercase().contains("reverse"), "{top}");
 
         let question = "May the receiving party reverse engineer the disclosed software?";
-        let answer: Value = http
-            .post(server.url(&format!("/v1/matters/{matter_id}/ask")))
-            .bearer_auth(&client_key)
-            .json(&json!({"question": question, "mode": "extractive"}))
-            .send()
+        let answer: Value = server
+            .post(
+                &http,
+                &format!("/v1/matters/{matter_id}/ask"),
+                &client_key,
+                &json!({"question": question, "mode": "extractive"}),
+            )
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -369,13 +357,14 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
             !cites.is_empty() && cites.iter().all(|c| c["verified"] == true && c["doc"] == "nda-0003.txt"),
             "{answer}"
         );
-        let r = http
-            .post(server.url(&format!("/v1/matters/{matter_id}/ask")))
-            .bearer_auth(&client_key)
-            .json(&json!({"question": question, "stream": true, "session_id": answer["session_id"]}))
-            .send()
-            .await
-            .unwrap();
+        let r = server
+            .post(
+                &http,
+                &format!("/v1/matters/{matter_id}/ask"),
+                &client_key,
+                &json!({"question": question, "stream": true, "session_id": answer["session_id"]}),
+            )
+            .await;
         let events = sse_events(&r.text().await.unwrap());
         assert_eq!(events[0].0, "retrieved", "{events:?}");
         let (name, data) = events.last().unwrap();
@@ -383,13 +372,7 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         let streamed: Value = serde_json::from_str(data).unwrap();
         assert_eq!(streamed["session_id"], answer["session_id"]);
         assert!(streamed["citations"].as_array().unwrap().iter().all(|c| c["verified"] == true), "{streamed}");
-        let r = http
-            .post(server.url("/v1/matters/nope/ask"))
-            .bearer_auth(&client_key)
-            .json(&json!({"question": question}))
-            .send()
-            .await
-            .unwrap();
+        let r = server.post(&http, "/v1/matters/nope/ask", &client_key, &json!({"question": question})).await;
         assert_eq!(error_of(r).await.1["error"]["code"], "MATTER_NOT_FOUND");
 
         // Metrics: admin or a metrics key only; requests, tokens, ingestion, models.
@@ -495,13 +478,7 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
             sampling: Sampling { temperature: 0.0, ..desk.configuration().generation.sampling },
         };
         let remote = chat.generate(request).unwrap().collect().await.unwrap();
-        let direct: Value = http
-            .post(engine.url("/v1/chat/completions"))
-            .bearer_auth(&key)
-            .json(&json!({"model": chat_id, "messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 12, "temperature": 0}))
-            .send()
-            .await
-            .unwrap()
+        let direct: Value = engine.post(&http, "/v1/chat/completions", &key, &json!({"model": chat_id, "messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 12, "temperature": 0})).await
             .json()
             .await
             .unwrap();
