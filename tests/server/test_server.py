@@ -272,7 +272,7 @@ def run_tests(c: Cluster, ports: list[int], admin: str, client_key: str, reader:
         cases = [
             (http("POST", chat, client_key, b'{"model": '), 400, "INVALID_JSON"),
             (http("POST", chat, client_key, b"[1, 2]"), 422, None),
-            (http("POST", chat, client_key, b"x" * (3 << 20)), 413, None),
+            (http("POST", chat, client_key, b"x" * (3 << 20)), 413, "BODY_TOO_LARGE"),
             (http("POST", chat, None, b"{}"), 401, "INVALID_API_KEY"),
             (http("POST", chat, "Basic abc", b"{}"), 401, "INVALID_API_KEY"),
             (http("GET", c.url + "/v1/matters", "lxd_0123456789ab_wrong"), 401, "INVALID_API_KEY"),
@@ -363,7 +363,18 @@ def run_tests(c: Cluster, ports: list[int], admin: str, client_key: str, reader:
         status, _, _ = http("GET", c.url + "/v1/models", reader)
         assert status == 200
 
-    for t in (_models, _chat, _stream, _embed, _auth, _bad, _promtool, _spread, _load, _failover):
+    @test("deployment files: prometheus.yml passes promtool check config")
+    def _prometheus_config():
+        key_file = c.work / "metrics.key"
+        key_file.write_text(metrics_key)
+        config = c.work / "prometheus.yml"
+        config.write_text((c.nginx_conf.parent / "prometheus.yml").read_text()
+                          .replace("/etc/prometheus/metrics.key", str(key_file)))
+        check = subprocess.run([shutil.which("promtool") or "promtool", "check", "config", str(config)],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+    for t in (_models, _chat, _stream, _embed, _auth, _bad, _promtool, _prometheus_config, _spread, _load, _failover):
         t()
 
 

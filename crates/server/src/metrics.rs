@@ -159,4 +159,36 @@ mod tests {
         assert!(text.contains("lexdesk_http_requests_total{method=\"GET\",route=\"/v1/models\",status=\"200\"} 1"));
         assert!(text.contains("# TYPE lexdesk_queue_depth gauge\nlexdesk_queue_depth 3"));
     }
+
+    /// Every query of the Grafana dashboard shipped in installers/server names metrics this
+    /// server exports.
+    #[test]
+    fn the_grafana_dashboard_queries_exported_metrics() {
+        let m = Metrics::new();
+        m.requests.with_label_values(&["r", "GET", "200"]).inc();
+        m.latency.with_label_values(&["r", "GET", "200"]).observe(0.1);
+        m.rejected.with_label_values(&["queue_full"]).inc();
+        m.models_loaded.with_label_values(&["chat", "m"]).set(1);
+        let (text, _) = m.render();
+        let exported: std::collections::HashSet<&str> =
+            text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../installers/server/grafana/dashboards/lexdesk.json");
+        let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut queries = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                let names: Vec<&str> = expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.starts_with("lexdesk_"))
+                    .collect();
+                assert!(!names.is_empty(), "{expr}");
+                for name in names {
+                    assert!(exported.contains(name), "{name} (in `{expr}`) is not exported");
+                }
+                queries += 1;
+            }
+        }
+        assert!(queries >= 9);
+    }
 }
