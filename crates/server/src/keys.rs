@@ -284,8 +284,10 @@ impl KeyStore {
             cache.stamp = stamp;
         }
         let record = id.and_then(|id| cache.keys.iter().find(|k| k.id == id));
-        let dummy = [0u8; 32];
-        let stored = record.and_then(|k| hex::decode(&k.sha256).ok()).unwrap_or_else(|| dummy.to_vec());
+        // An unknown id is still compared (against a hash nothing matches), so the time taken does
+        // not tell whether an id exists.
+        let unmatchable = [0u8; 32];
+        let stored = record.and_then(|k| hex::decode(&k.sha256).ok()).unwrap_or_else(|| unmatchable.to_vec());
         let equal: bool = stored.ct_eq(digest.as_slice()).into();
         Ok(record.filter(|k| equal && !k.is_revoked()).cloned())
     }
