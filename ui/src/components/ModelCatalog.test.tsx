@@ -104,13 +104,18 @@ describe("model catalog", () => {
   });
 
   it("cancels a download and shows why a download failed", async () => {
+    // The download ends only when it is cancelled, as the real one does: no timer races the click.
+    let cancelled: (() => void) | undefined;
     const { calls } = mockCommands({
       model_catalog: () => catalog(),
       download_model: () =>
         new Promise((_, reject) => {
-          setTimeout(() => reject({ code: "CANCELLED", message: "download cancelled; 1 bytes kept" }), 50);
+          cancelled = () => reject({ code: "CANCELLED", message: "download cancelled; 1 bytes kept" });
         }),
-      cancel_job: () => true,
+      cancel_job: () => {
+        cancelled?.();
+        return true;
+      },
     });
     render(<ModelCatalog onDownloaded={() => {}} />);
     const row = await screen.findByTestId("catalog-row-qwen2.5-1.5b-instruct:Q4_K_M");
