@@ -4,18 +4,21 @@ use std::path::PathBuf;
 
 use lexdesk_core::store::DocumentRecord;
 use lexdesk_desk::{
-    AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, PageView, SessionSummary, Settings, SettingsUpdate,
+    AskParams, AskResult, CompareParams, CompareProgress, ComparisonFormat, DiscoveredModel, ExportFormat, Hardware,
+    HubTokenStatus, ModelCatalog, ModelChoice, Notice, PageView, RenderParams, RenderView, SessionSummary, Settings,
+    SettingsUpdate, TemplateView,
 };
 use lexdesk_models::{DownloadEvent, DownloadOutcome};
 use lexdesk_service::Matter;
 use lexdesk_service::answer::Searched;
 use lexdesk_service::ingest::{IngestEvent, IngestSummary};
 use lexdesk_service::sessions::ChatSession;
+use lexdesk_templates::{Comparison, ComparisonSummary, DiffLine, Listing};
 use serde::Serialize;
 use tauri::State;
 use tauri::ipc::Channel;
 
-use crate::stream::{IngestForwarder, TextBatcher};
+use crate::stream::{CompareForwarder, IngestForwarder, TextBatcher};
 use crate::{IpcError, Shell};
 
 type Result<T> = std::result::Result<T, IpcError>;
@@ -266,4 +269,154 @@ pub async fn download_model(
         let _closed = on_event.send(e);
     };
     Ok(shell.desk.download_model(&id, quant.as_deref(), &job.token, &send).await?)
+}
+
+// --- templates (issue #6) ------------------------------------------------------------------------
+
+/// Built-in and user templates, and user files that are not valid templates.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn list_templates(shell: State<'_, Shell>) -> Result<Listing> {
+    Ok(shell.desk.templates()?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn get_template(shell: State<'_, Shell>, name: String) -> Result<TemplateView> {
+    Ok(shell.desk.template(&name)?)
+}
+
+/// Check TOML text as a template (the editor, as the user types): warnings, or the error.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn check_template(shell: State<'_, Shell>, text: String) -> Result<Vec<Notice>> {
+    Ok(shell.desk.check_template(&text)?)
+}
+
+/// Save TOML text: a new user template (`name` null) or a new version of user template `name`.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_template(shell: State<'_, Shell>, name: Option<String>, text: String) -> Result<TemplateView> {
+    Ok(shell.desk.save_template(name.as_deref(), &text)?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn duplicate_template(shell: State<'_, Shell>, from: String, new_name: String) -> Result<TemplateView> {
+    Ok(shell.desk.duplicate_template(&from, &new_name)?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn delete_template(shell: State<'_, Shell>, name: String) -> Result<()> {
+    Ok(shell.desk.delete_template(&name)?)
+}
+
+/// Import a template file the user picked in the open dialog.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn import_template(shell: State<'_, Shell>, path: String, new_name: Option<String>) -> Result<TemplateView> {
+    Ok(shell.desk.import_template(std::path::Path::new(&path), new_name.as_deref())?)
+}
+
+/// Write a template's TOML to the file the user picked in the save dialog.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn export_template(shell: State<'_, Shell>, name: String, path: String) -> Result<()> {
+    Ok(shell.desk.export_template_to(&name, std::path::Path::new(&path))?)
+}
+
+/// Render a template (evidence from a matter for evidence templates), with the token count on
+/// the chat model when `preview` is set.
+#[tauri::command]
+#[specta::specta]
+pub async fn render_template(shell: State<'_, Shell>, params: RenderParams) -> Result<RenderView> {
+    Ok(shell.desk.render_template(&params).await?)
+}
+
+/// Run a comparison on the chat model; each run's text streams on `on_event`;
+/// `cancel_job(job_id)` stops it. The comparison is saved to the history.
+#[tauri::command]
+#[specta::specta]
+pub async fn compare_templates(
+    shell: State<'_, Shell>,
+    params: CompareParams,
+    job_id: String,
+    on_event: Channel<CompareProgress>,
+) -> Result<Comparison> {
+    let job = shell.job(&job_id);
+    let mut forward = CompareForwarder::new(on_event);
+    let result = shell.desk.compare_templates(&params, &job.token, &mut |e| forward.send(e)).await;
+    forward.flush();
+    Ok(result?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn list_comparisons(shell: State<'_, Shell>) -> Result<Vec<ComparisonSummary>> {
+    Ok(shell.desk.comparisons()?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn get_comparison(shell: State<'_, Shell>, id: String) -> Result<Comparison> {
+    Ok(shell.desk.comparison(&id)?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn delete_comparison(shell: State<'_, Shell>, id: String) -> Result<()> {
+    Ok(shell.desk.delete_comparison(&id)?)
+}
+
+/// Write a comparison as CSV, JSON or Markdown to the file the user picked.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn export_comparison(shell: State<'_, Shell>, id: String, format: ComparisonFormat, path: String) -> Result<()> {
+    Ok(shell.desk.export_comparison_to(&id, format, std::path::Path::new(&path))?)
+}
+
+/// A comparison as CSV, JSON or Markdown text (for copying).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn comparison_text(shell: State<'_, Shell>, id: String, format: ComparisonFormat) -> Result<String> {
+    Ok(shell.desk.export_comparison(&id, format)?)
+}
+
+/// The diff of two runs' outputs (0-based positions), lines with their changed words.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn diff_runs(shell: State<'_, Shell>, id: String, a: u32, b: u32) -> Result<Vec<DiffLine>> {
+    Ok(shell.desk.diff_runs(&id, a, b)?)
+}
+
+// --- models on this machine (issue #8) -----------------------------------------------------------
+
+/// GGUFs of Ollama, LM Studio, Jan and the Hugging Face cache, marked when already imported.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn discover_models(shell: State<'_, Shell>) -> Result<Vec<DiscoveredModel>> {
+    Ok(shell.desk.discover_models()?)
+}
+
+/// Use a GGUF where it is (found by discovery, or picked in the open dialog); its header is
+/// validated first.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn import_model(shell: State<'_, Shell>, path: String, name: Option<String>) -> Result<ModelChoice> {
+    Ok(shell.desk.import_model(std::path::Path::new(&path), name.as_deref())?)
+}
+
+/// Whether a Hugging Face token is stored (never the token).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn hub_token_status(shell: State<'_, Shell>) -> Result<HubTokenStatus> {
+    Ok(shell.desk.hub_token_status())
+}
+
+/// Store the Hugging Face token in the OS keychain; null or empty removes it.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn set_hub_token(shell: State<'_, Shell>, token: Option<String>) -> Result<HubTokenStatus> {
+    Ok(shell.desk.set_hub_token(token.as_deref())?)
 }

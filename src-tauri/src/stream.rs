@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use lexdesk_desk::CompareProgress;
 use lexdesk_service::ingest::IngestEvent;
 use tauri::ipc::Channel;
 
@@ -63,6 +64,48 @@ impl TextBatcher {
             let text = std::mem::take(&mut self.buffer);
             // A closed channel means the window is gone; the answer is still saved.
             let _closed = self.channel.send(AnswerStreamEvent::Text { text });
+        }
+    }
+}
+
+/// A comparison's events: each run's text batched like an answer's (flushed when the run
+/// changes or anything else is sent), every other event at once.
+pub struct CompareForwarder {
+    channel: Channel<CompareProgress>,
+    pending: Option<(u32, String)>,
+    throttle: Throttle,
+}
+
+impl CompareForwarder {
+    pub fn new(channel: Channel<CompareProgress>) -> Self {
+        Self { channel, pending: None, throttle: Throttle::new(TEXT_INTERVAL) }
+    }
+
+    pub fn send(&mut self, event: CompareProgress) {
+        match event {
+            CompareProgress::Text { index, text } => {
+                match &mut self.pending {
+                    Some((i, buffer)) if *i == index => buffer.push_str(&text),
+                    _ => {
+                        self.flush();
+                        self.pending = Some((index, text));
+                    }
+                }
+                if self.throttle.due(Instant::now()) {
+                    self.flush();
+                }
+            }
+            other => {
+                self.flush();
+                let _closed = self.channel.send(other);
+            }
+        }
+    }
+
+    pub fn flush(&mut self) {
+        if let Some((index, text)) = self.pending.take().filter(|(_, t)| !t.is_empty()) {
+            // A closed channel means the window is gone; the comparison is still saved.
+            let _closed = self.channel.send(CompareProgress::Text { index, text });
         }
     }
 }

@@ -152,3 +152,50 @@ test('a question the documents do not answer abstains', async () => {
   await last.findElement(byTestId('abstention'));
   await screenshot('abstention');
 });
+
+test('a template shapes a cited answer', async () => {
+  await (await visible(byTestId('tab-chat'))).click();
+  const picker = await visible(byTestId('template-picker'));
+  await (await picker.findElement(By.css('option[value="statute-qa-en"]'))).click();
+  const q = await visible(byTestId('question-input'));
+  await q.sendKeys('How much notice is needed to terminate the agreement?');
+  await (await visible(byTestId('ask-submit'))).click();
+  const shaped = await visible(byTestId('turn-template'), 300_000);
+  assert.match(await shaped.getText(), /statute-qa-en/);
+  const done = By.css('[data-testid="answer"][data-state="done"]');
+  await driver.wait(async () => (await driver.findElements(done)).length >= 3, 30_000);
+  await screenshot('answer-with-template');
+});
+
+test('templates: render with a token count, compare two side by side with a diff', async () => {
+  await (await visible(byTestId('nav-templates'))).click();
+  const item = await visible(By.css('[data-testid="template-item"][data-name="statute-qa-en"]'));
+  await item.click();
+  await visible(By.css('[data-testid="template-detail"][data-name="statute-qa-en"]'));
+  await (await visible(byTestId('try-var-question'))).sendKeys('How much notice is needed to terminate the agreement?');
+  await (await visible(byTestId('template-preview'))).click();
+  const count = await visible(byTestId('token-count'), 120_000);
+  assert.match(await count.getText(), /\d+ prompt tokens \+ \d+ reserved for the answer of \d+/);
+  const user = await (await visible(byTestId('rendered-user'))).getText();
+  assert.match(user, /\[S1\]/, 'the evidence was retrieved from the demo matter');
+  await screenshot('template-preview');
+
+  await (await visible(byTestId('template-compare'))).click();
+  const add = await visible(byTestId('compare-add-select'));
+  await (await add.findElement(By.css('option[value="statute-qa-zh"]'))).click();
+  await (await visible(byTestId('compare-add'))).click();
+  await (await visible(byTestId('compare-var-question'))).sendKeys('How much notice is needed to terminate the agreement?');
+  await (await visible(byTestId('compare-keywords'))).sendKeys('notice, days');
+  await (await visible(byTestId('compare-max-tokens'))).sendKeys('48');
+  await (await visible(byTestId('compare-run'))).click();
+  await visible(byTestId('run-column'), 60_000);
+  await screenshot('compare-running');
+  const finished = By.css('[data-testid="run-column"][data-state="done"] [data-testid="run-metrics"]');
+  await driver.wait(async () => (await driver.findElements(finished)).length === 2, 300_000);
+  const metrics = await driver.findElements(finished);
+  for (const m of metrics) assert.match(await m.getText(), /\d+ tokens · \d+ characters · .* tokens\/s/);
+  await visible(byTestId('diff'), 30_000);
+  const history = await visible(byTestId('compare-history'));
+  assert.ok((await history.findElements(By.css('li'))).length >= 1, 'the comparison is in the history');
+  await screenshot('compare-diff');
+});

@@ -328,3 +328,54 @@ fn import_use_list_search_and_recommend() {
     assert!(search.iter().any(|m| m["id"] == id), "the recommended chat model speaks Chinese: {id}");
     assert_eq!(rec["embedding"]["kind"], "embedding");
 }
+
+/// The settings screen's "Models on this machine" (through the desk): another app's GGUF found
+/// in its folder layout, validated and used in place (never copied), then offered in the model
+/// pickers and usable as the model; an impostor `.gguf` refused with its reason.
+#[test]
+fn desk_finds_other_apps_models_and_uses_them_in_place() {
+    use lexdesk_core::ErrorCode;
+    use lexdesk_desk::{Desk, DeskOptions, SettingsUpdate};
+    use lexdesk_models::discover::Roots;
+
+    let home = tempfile::tempdir().unwrap();
+    let apps = tempfile::tempdir().unwrap();
+    // LM Studio's layout: models/<publisher>/<repository>/<file>.gguf
+    let lm = apps.path().join("lmstudio/models");
+    let repo = lm.join("lexdesk-test/MiniLM-GGUF");
+    std::fs::create_dir_all(&repo).unwrap();
+    let file = repo.join("all-MiniLM-L6-v2-q8_0.gguf");
+    std::fs::copy(embed_model(), &file).unwrap();
+    let impostor = apps.path().join("weights.gguf");
+    std::fs::write(&impostor, "<!doctype html><title>Sign in</title>").unwrap();
+    let roots = Roots { lm_studio: vec![lm], ..Roots::default() };
+
+    let desk =
+        Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: lexdesk_e2e::lexdesk_bin() }).unwrap();
+    let found = desk.discover_models_in(&roots).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].source, "LM Studio");
+    assert!(found[0].name.contains("MiniLM-GGUF"), "{found:?}");
+    assert!(!found[0].imported && !found[0].projector);
+
+    let choice = desk.import_model(Path::new(&found[0].path), None).unwrap();
+    assert_eq!(choice.kind.as_deref(), Some("embedding"));
+    assert_eq!(Path::new(&choice.path), std::fs::canonicalize(&file).unwrap());
+    assert!(desk.discover_models_in(&roots).unwrap()[0].imported);
+    // Importing it again is harmless; nothing was copied into LexDesk's models folder.
+    assert_eq!(desk.import_model(&file, None).unwrap().path, choice.path);
+    assert!(!home.path().join("models/all-MiniLM-L6-v2-q8_0.gguf").exists());
+    // The pickers offer it, and it can be chosen.
+    let offered = desk.settings().available_models;
+    assert!(offered.iter().any(|m| m.path == choice.path && m.kind.as_deref() == Some("embedding")), "{offered:?}");
+    let settings = desk
+        .update_settings(SettingsUpdate { embed_model: Some(choice.path.clone()), ..SettingsUpdate::default() })
+        .unwrap();
+    assert_eq!(settings.embed_model, choice.path);
+
+    let e = desk.import_model(&impostor, None).unwrap_err();
+    assert_eq!(e.code(), "NOT_GGUF", "{e}");
+    assert!(e.to_string().contains("HTML"), "the impostor is named: {e}");
+    let e = desk.import_model(&apps.path().join("missing.gguf"), None).unwrap_err();
+    assert_eq!(e.code(), "FILE_NOT_FOUND", "{e}");
+}

@@ -501,6 +501,7 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
             session_id: None,
             doc: None,
             mode: Some(AnswerMode::Generate),
+            ..AskParams::default()
         };
         let result =
             desk.ask(&matter.id, params, lexdesk_core::generate::CancelToken::new(), &mut |_| {}).await.unwrap();

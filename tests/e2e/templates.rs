@@ -288,4 +288,172 @@ fn templates_evidence_template_renders_the_matters_sources() {
         .assert()
         .success()
         .stderr(predicate::str::contains("does not run over evidence"));
+
+    // `ask --template`: a question template shapes the grounded answer; others are refused, and
+    // so are values outside a choice, before any model loads.
+    lexdesk(home)
+        .args(["ask", "-M", "N", "--template", "customer-complaint-en", question])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error[TEMPLATE_NOT_FOR_QUESTIONS]"));
+    lexdesk(home)
+        .args(["ask", "-M", "N", "--template", "statute-qa-en", "--var", "detail=endless", question])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error[TEMPLATE_INVALID_CHOICE]"));
+    lexdesk(home)
+        .args(["ask", "-M", "N", "--var", "detail=x", question])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--var needs --template"));
+    let answer = stdout_json(
+        lexdesk(home)
+            .args(["ask", "-M", "N", "--template", "statute-qa-en", "--max-tokens", "64", "--json", "-m"])
+            .arg(chat_model())
+            .arg(question),
+    );
+    assert!(answer["usage"]["completion_tokens"].as_u64().unwrap() <= 64, "{answer:#}");
+    assert!(!answer["searched"]["passages"].as_array().unwrap().is_empty(), "{answer:#}");
+}
+
+/// The desk (what the desktop app's Templates screen and chat picker call), with the real chat
+/// and embedding models: a comparison streams each run's text, freezes the evidence retrieved
+/// once, saves the history and diffs outputs; a cancelled comparison ends at once; a template
+/// shapes a grounded answer and is recorded on the turn.
+#[test]
+fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
+    use lexdesk_core::ErrorCode;
+    use lexdesk_core::generate::{CancelToken, FinishReason};
+    use lexdesk_desk::{
+        AskParams, CompareParams, CompareProgress, ComparisonFormat, Desk, DeskOptions, EvidenceSource, RenderParams,
+    };
+    use lexdesk_e2e::{block_on, lexdesk_bin};
+
+    let home = tempfile::tempdir().unwrap();
+    let desk = Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: lexdesk_bin() }).unwrap();
+    let matter = desk.create_matter("NDA").unwrap();
+    let nda = shared_dir().join("data/corpus/en-nda/nda-0003.txt");
+    let question = "Can the receiving party reverse engineer the confidential information?";
+    block_on(async {
+        let summary = desk.ingest(&matter.id, vec![nda], &CancelToken::new(), |_| {}).await.unwrap();
+        assert_eq!(summary.indexed, 1);
+        let source = EvidenceSource { matter_id: matter.id.clone(), doc: None, top_k: Some(3) };
+
+        // Render with the token count on the real model.
+        let view = desk
+            .render_template(&RenderParams {
+                name: "statute-qa-en".into(),
+                inputs: [("question".to_owned(), question.to_owned())].into(),
+                evidence: Some(source.clone()),
+                preview: true,
+            })
+            .await
+            .unwrap();
+        let preview = view.preview.unwrap();
+        assert!(preview.prompt_tokens > 100 && preview.text.contains("[S1]"), "{preview:?}");
+        assert_eq!(preview.reserved_tokens, 700);
+        assert!(view.evidence.len() <= 3 && !view.evidence.is_empty());
+
+        let params = CompareParams {
+            title: "desk".into(),
+            templates: vec!["statute-qa-en".into(), "nda-checklist-en".into(), "statute-qa-en".into()],
+            inputs: [("question".to_owned(), question.to_owned()), ("nda".to_owned(), "MUTUAL NDA …".to_owned())]
+                .into(),
+            keywords: vec!["reverse".into()],
+            evidence: Some(source.clone()),
+            seed: Some(1),
+            max_tokens: Some(24),
+        };
+        let mut events = Vec::new();
+        let c = desk.compare_templates(&params, &CancelToken::new(), &mut |e| events.push(e)).await.unwrap();
+        assert_eq!(c.runs.len(), 3);
+        assert!(matches!(&events[0], CompareProgress::Evidence { passages, .. } if passages.len() == c.evidence.len()));
+        for (i, run) in c.runs.iter().enumerate() {
+            assert!(run.error.is_none() && run.completion_tokens > 0 && run.completion_tokens <= 24, "{run:?}");
+            assert!(run.keyword_score.is_some());
+            // The text streamed for this run is its output.
+            let streamed: String = events
+                .iter()
+                .filter_map(|e| match e {
+                    CompareProgress::Text { index, text } if *index as usize == i => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(streamed, run.output, "run {i}");
+        }
+        let order: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                CompareProgress::Started { .. } => Some("started"),
+                CompareProgress::Finished { .. } => Some("finished"),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(order, ["started", "finished", "started", "finished", "started", "finished"]);
+        // The same template and seed from an empty cache: the same output, and no diff.
+        assert_eq!(c.runs[0].output, c.runs[2].output);
+        assert!(desk.diff_runs(&c.id, 0, 2).unwrap().iter().all(|l| l.op == lexdesk_templates::DiffOp::Equal));
+        assert!(!desk.diff_runs(&c.id, 0, 1).unwrap().is_empty());
+        assert_eq!(desk.diff_runs(&c.id, 0, 7).unwrap_err().code(), "INVALID_ARGUMENT");
+        assert_eq!(desk.comparisons().unwrap()[0].id, c.id);
+        assert!(desk.export_comparison(&c.id, ComparisonFormat::Csv).unwrap().starts_with("label,template"));
+
+        // Cancelled: every run ends at once, recorded as cancelled, and the comparison is kept.
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let params = CompareParams { max_tokens: Some(200), seed: None, ..params };
+        let stopped = desk.compare_templates(&params, &cancel, &mut |_| {}).await.unwrap();
+        assert!(
+            stopped.runs.iter().all(|r| r.finish_reason == Some(FinishReason::Cancelled) || r.error.is_some()),
+            "{:?}",
+            stopped.runs.iter().map(|r| (&r.finish_reason, &r.error)).collect::<Vec<_>>()
+        );
+        assert_eq!(desk.comparisons().unwrap().len(), 2);
+
+        // A template that has no question cannot shape an answer: refused before any model runs.
+        let e = desk
+            .ask(
+                &matter.id,
+                AskParams {
+                    question: question.into(),
+                    template: Some("customer-complaint-en".into()),
+                    ..AskParams::default()
+                },
+                CancelToken::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "TEMPLATE_NOT_FOR_QUESTIONS");
+        // A question template shapes the grounded answer; the turn records it.
+        let result = desk
+            .ask(
+                &matter.id,
+                AskParams {
+                    question: question.into(),
+                    template: Some("statute-qa-en".into()),
+                    template_inputs: Some([("detail".to_owned(), "brief: at most three points".to_owned())].into()),
+                    ..AskParams::default()
+                },
+                CancelToken::new(),
+                &mut |_| {},
+            )
+            .await;
+        // `detail` is a choice: a value outside its options is named.
+        let e = result.unwrap_err();
+        assert_eq!(e.code(), "TEMPLATE_INVALID_CHOICE", "{e}");
+        let result = desk
+            .ask(
+                &matter.id,
+                AskParams { question: question.into(), template: Some("statute-qa-en".into()), ..AskParams::default() },
+                CancelToken::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(result.turn.template.as_deref(), Some("statute-qa-en"));
+        assert!(result.turn.answer.usage.is_some(), "generated: {:?}", result.turn.answer);
+        let session = desk.session(&matter.id, &result.session.id).unwrap();
+        assert_eq!(session.turns[0].template.as_deref(), Some("statute-qa-en"));
+    });
 }

@@ -10,6 +10,7 @@ import {
 } from "./bindings";
 import { MatterView, type MatterTab } from "./components/MatterView";
 import { SettingsView } from "./components/SettingsView";
+import { TemplatesView } from "./components/TemplatesView";
 import { Sidebar } from "./components/Sidebar";
 import { ToastProvider, useToasts } from "./components/Toasts";
 import { applyIngestEvent, initialProgress, useIngestion, type IngestProgress } from "./lib/ingest";
@@ -30,7 +31,7 @@ function Shell() {
   const [theme, setTheme] = useTheme();
   const [matters, setMatters] = useState<Matter[] | null>(null);
   const [matterId, setMatterId] = useState<string | null>(null);
-  const [view, setView] = useState<"matter" | "settings">("matter");
+  const [view, setView] = useState<"matter" | "settings" | "templates">("matter");
   const [tab, setTab] = useState<MatterTab>("documents");
   const [documents, setDocuments] = useState<DocumentRecord[] | null>(null);
   const [sessions, setSessions] = useState<SessionSummary[]>([]);
@@ -231,6 +232,7 @@ function Shell() {
         sessions={sessions}
         selectedSessionId={sessionId}
         settingsOpen={view === "settings"}
+        templatesOpen={view === "templates"}
         theme={theme}
         onThemeChange={setTheme}
         onSelectMatter={(id) => {
@@ -248,6 +250,7 @@ function Shell() {
         onRenameSession={renameSession}
         onDeleteSession={deleteSession}
         onOpenSettings={() => setView("settings")}
+        onOpenTemplates={() => setView("templates")}
       />
 
       <main className="content">
@@ -262,6 +265,8 @@ function Shell() {
         )}
         {view === "settings" ? (
           <SettingsView />
+        ) : view === "templates" ? (
+          <TemplatesView matters={matters ?? []} />
         ) : matter ? (
           <MatterView
             matter={matter}

@@ -51,6 +51,49 @@ export const commands = {
 	 *  `on_event`, at most five events a second; `cancel_job(job_id)` stops and keeps the partial file.
 	 */
 	downloadModel: (id: string, quant: string | null, jobId: string, onEvent: Channel<DownloadEvent>) => __TAURI_INVOKE<DownloadOutcome[]>("download_model", { id, quant, jobId, onEvent }),
+	/**  Built-in and user templates, and user files that are not valid templates. */
+	listTemplates: () => __TAURI_INVOKE<Listing>("list_templates"),
+	getTemplate: (name: string) => __TAURI_INVOKE<TemplateView>("get_template", { name }),
+	/**  Check TOML text as a template (the editor, as the user types): warnings, or the error. */
+	checkTemplate: (text: string) => __TAURI_INVOKE<Notice[]>("check_template", { text }),
+	/**  Save TOML text: a new user template (`name` null) or a new version of user template `name`. */
+	saveTemplate: (name: string | null, text: string) => __TAURI_INVOKE<TemplateView>("save_template", { name, text }),
+	duplicateTemplate: (from: string, newName: string) => __TAURI_INVOKE<TemplateView>("duplicate_template", { from, newName }),
+	deleteTemplate: (name: string) => __TAURI_INVOKE<null>("delete_template", { name }),
+	/**  Import a template file the user picked in the open dialog. */
+	importTemplate: (path: string, newName: string | null) => __TAURI_INVOKE<TemplateView>("import_template", { path, newName }),
+	/**  Write a template's TOML to the file the user picked in the save dialog. */
+	exportTemplate: (name: string, path: string) => __TAURI_INVOKE<null>("export_template", { name, path }),
+	/**
+	 *  Render a template (evidence from a matter for evidence templates), with the token count on
+	 *  the chat model when `preview` is set.
+	 */
+	renderTemplate: (params: RenderParams) => __TAURI_INVOKE<RenderView>("render_template", { params }),
+	/**
+	 *  Run a comparison on the chat model; each run's text streams on `on_event`;
+	 *  `cancel_job(job_id)` stops it. The comparison is saved to the history.
+	 */
+	compareTemplates: (params: CompareParams, jobId: string, onEvent: Channel<CompareProgress>) => __TAURI_INVOKE<Comparison>("compare_templates", { params, jobId, onEvent }),
+	listComparisons: () => __TAURI_INVOKE<ComparisonSummary[]>("list_comparisons"),
+	getComparison: (id: string) => __TAURI_INVOKE<Comparison>("get_comparison", { id }),
+	deleteComparison: (id: string) => __TAURI_INVOKE<null>("delete_comparison", { id }),
+	/**  Write a comparison as CSV, JSON or Markdown to the file the user picked. */
+	exportComparison: (id: string, format: ComparisonFormat, path: string) => __TAURI_INVOKE<null>("export_comparison", { id, format, path }),
+	/**  A comparison as CSV, JSON or Markdown text (for copying). */
+	comparisonText: (id: string, format: ComparisonFormat) => __TAURI_INVOKE<string>("comparison_text", { id, format }),
+	/**  The diff of two runs' outputs (0-based positions), lines with their changed words. */
+	diffRuns: (id: string, a: number, b: number) => __TAURI_INVOKE<DiffLine[]>("diff_runs", { id, a, b }),
+	/**  GGUFs of Ollama, LM Studio, Jan and the Hugging Face cache, marked when already imported. */
+	discoverModels: () => __TAURI_INVOKE<DiscoveredModel[]>("discover_models"),
+	/**
+	 *  Use a GGUF where it is (found by discovery, or picked in the open dialog); its header is
+	 *  validated first.
+	 */
+	importModel: (path: string, name: string | null) => __TAURI_INVOKE<ModelChoice>("import_model", { path, name }),
+	/**  Whether a Hugging Face token is stored (never the token). */
+	hubTokenStatus: () => __TAURI_INVOKE<HubTokenStatus>("hub_token_status"),
+	/**  Store the Hugging Face token in the OS keychain; null or empty removes it. */
+	setHubToken: (token: string | null) => __TAURI_INVOKE<HubTokenStatus>("set_hub_token", { token }),
 };
 
 /* Types */
@@ -132,6 +175,14 @@ export type AskParams = {
 	doc: string | null,
 	/**  Generate (default) or extractive. */
 	mode: AnswerMode | null,
+	/**
+	 *  A prompt template that shapes the answer (one with a `question` variable): its role,
+	 *  requirements, output format and parameters join LexDesk's grounded prompt, whose sources,
+	 *  citation rules and abstention stay.
+	 */
+	template?: string | null,
+	/**  Values for the template's other variables (its defaults otherwise). */
+	template_inputs?: { [key in string]: string } | null,
 };
 
 /**  An answered question: the turn as saved, and its session. */
@@ -279,6 +330,108 @@ export type Citation = {
 	problem: string | null,
 };
 
+/**  A comparison to run. */
+export type CompareParams = {
+	/**  A title for the history. */
+	title: string,
+	/**  The templates, in column order (the same one twice runs it twice). */
+	templates: string[],
+	/**  Values for the variables (each template takes the ones it declares). */
+	inputs: { [key in string]: string },
+	/**  Expected keywords: each output is scored by the share it contains. */
+	keywords: string[],
+	/**  For evidence templates: the matter to retrieve from (once, frozen for every run). */
+	evidence: EvidenceSource | null,
+	/**  Sampling seed for every run. */
+	seed: number | null,
+	/**  Tokens each run may generate (default: each template's `max_tokens`). */
+	max_tokens: number | null,
+};
+
+/**  Progress of a comparison. */
+export type CompareProgress = 
+/**  The evidence was retrieved (before the first run). */
+{ event: "evidence"; 
+/**  The query. */
+query: string; 
+/**  The passages every evidence template sees. */
+passages: EvidencePassage[] } | 
+/**  Run `index` starts. */
+{ event: "started"; 
+/**  0-based. */
+index: number; 
+/**  Runs in all. */
+total: number; 
+/**  Its column label. */
+label: string } | 
+/**  More text of the running run. */
+{ event: "text"; 
+/**  Which run. */
+index: number; 
+/**  The text to append. */
+text: string } | 
+/**  Run `index` finished, or failed (see its `error`). */
+{ event: "finished"; 
+/**  Which run. */
+index: number; 
+/**  Its result. */
+run: RunResult };
+
+/**  A finished comparison. */
+export type Comparison = {
+	/**  [`COMPARISON_FORMAT`]. */
+	format: number,
+	/**  UUID v7 (time-ordered); the history's file name. */
+	id: string,
+	/**  When it ran, milliseconds since the Unix epoch. */
+	created_ms: number,
+	/**  Title. */
+	title: string,
+	/**  The model's name, when the caller gave it. */
+	model: string | null,
+	/**  The inputs. */
+	inputs: { [key in string]: string },
+	/**  The frozen evidence. */
+	evidence: EvidencePassage[],
+	/**  The expected keywords. */
+	expected_keywords: string[],
+	/**  The seed. */
+	seed: number | null,
+	/**  One result per candidate, in order. */
+	runs: RunResult[],
+};
+
+/**  How a comparison is exported. */
+export type ComparisonFormat = 
+/**  One row per run, outputs in full. */
+"csv" | 
+/**  The comparison as saved. */
+"json" | 
+/**  A report. */
+"markdown";
+
+/**  A saved comparison, in brief. */
+export type ComparisonSummary = {
+	/**  Id. */
+	id: string,
+	/**  When it ran, milliseconds since the Unix epoch. */
+	created_ms: number,
+	/**  Title. */
+	title: string,
+	/**  The model, when recorded. */
+	model: string | null,
+	/**  The runs' labels, in order. */
+	labels: string[],
+	/**  How many runs failed. */
+	failed: number,
+};
+
+/**
+ *  What a variable's default looks like in the TypeScript bindings: validation allows a string,
+ *  or a number for `number` variables (the TOML value itself is kept as written).
+ */
+export type DefaultValue = string | number | null | boolean;
+
 /**  A compute device llama.cpp sees. */
 export type Device = {
 	/**  Short name (`CPU`, `CUDA0`). */
@@ -293,6 +446,51 @@ export type Device = {
 	memory_total: number,
 	/**  Free memory, bytes. */
 	memory_free: number,
+};
+
+/**  One line of the diff. */
+export type DiffLine = {
+	/**  Equal, deleted or inserted. */
+	op: DiffOp,
+	/**  1-based line in the old text. */
+	old_line: number | null,
+	/**  1-based line in the new text. */
+	new_line: number | null,
+	/**  The line without its line break, in parts. */
+	spans: DiffSpan[],
+};
+
+/**  What happened to a line. */
+export type DiffOp = 
+/**  In both. */
+"equal" | 
+/**  Only in the old (left) text. */
+"delete" | 
+/**  Only in the new (right) text. */
+"insert";
+
+/**  A part of a line; `changed` parts differ from the other side's paired line. */
+export type DiffSpan = {
+	/**  Whether this part changed. */
+	changed: boolean,
+	/**  The text. */
+	text: string,
+};
+
+/**  A GGUF another app keeps. */
+export type DiscoveredModel = {
+	/**  The app: `Ollama`, `LM Studio`, `Jan`, `Hugging Face cache`. */
+	source: string,
+	/**  The name the app shows (`qwen2.5:7b`, `owner/repo/file.gguf`). */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  Size in bytes. */
+	size_bytes: number,
+	/**  A vision projector (mmproj): not a model on its own, not importable alone. */
+	projector: boolean,
+	/**  Already imported (usable in the model pickers). */
+	imported: boolean,
 };
 
 /**  One document of a matter. */
@@ -392,6 +590,32 @@ export type DownloadProgress = {
 	eta_secs: number | null,
 };
 
+/**  One passage of retrieved evidence, as the caller froze it. */
+export type EvidencePassage = {
+	/**  Its label in the prompt (`S1`); empty: numbered `S1`, `S2`, … by position. */
+	label?: string,
+	/**  Document title. */
+	title: string,
+	/**  First page, for paged documents. */
+	page?: number | null,
+	/**  Last page, when the passage spans several. */
+	page_end?: number | null,
+	/**  Heading path below the title (`第三章 › 第五十七条`), may be empty. */
+	heading?: string,
+	/**  The passage text. */
+	text: string,
+};
+
+/**  Where the evidence of evidence templates comes from: a search of a matter. */
+export type EvidenceSource = {
+	/**  The matter. */
+	matter_id: string,
+	/**  Only this document (id, file name or path). */
+	doc: string | null,
+	/**  Passages retrieved (default 6). */
+	top_k: number | null,
+};
+
 /**  Session export formats. */
 export type ExportFormat = 
 /**  Markdown with citations. */
@@ -439,6 +663,19 @@ message: string } |
 { outcome: "skipped"; 
 /**  Why. */
 reason: string };
+
+/**  Why generation ended. */
+export type FinishReason = 
+/**  The model produced an end-of-generation token. */
+"stop" | 
+/**  A stop sequence was produced. */
+"stop_sequence" | 
+/**  `max_tokens` reached. */
+"length" | 
+/**  The context window is full. */
+"context_full" | 
+/**  The caller cancelled. */
+"cancelled";
 
 /**  Where a model would run. */
 export type FitReport = {
@@ -489,6 +726,18 @@ export type Hardware = {
 	memory_available: number,
 	/**  Devices llama.cpp can use (empty if its backend failed to start). */
 	devices: Device[],
+};
+
+/**  Whether a Hugging Face token is available for gated models, and where it is kept. */
+export type HubTokenStatus = {
+	/**  A token is stored in LexDesk's secret store. */
+	stored: boolean,
+	/**  `HF_TOKEN` is set in the environment (it wins over the stored one). */
+	from_environment: boolean,
+	/**  `keychain` or `encrypted_file`; `None` when no secret store is usable. */
+	backend: string | null,
+	/**  Why no store is usable, or the encrypted-file fallback's warning. */
+	message: string | null,
 };
 
 /**  Progress of a run, in order. */
@@ -577,6 +826,27 @@ export type IngestSummary = {
 	vector_index: VectorIndexState | null,
 };
 
+/**
+ *  One data slot of the user message: a label and its content, delimited as data when
+ *  rendered. A slot whose variables are all empty is left out.
+ */
+export type InputSlot = {
+	/**  Heading of the slot (placeholders allowed). */
+	label: string,
+	/**  Content, usually a single `{{variable}}`. */
+	content: string,
+};
+
+/**  A file in a folder that could not be read as what it should hold. */
+export type InvalidFile = {
+	/**  The file. */
+	path: string,
+	/**  The error's code. */
+	code: string,
+	/**  The error. */
+	message: string,
+};
+
 /**  An error as the UI receives it: a stable code to branch on and a message to show. */
 export type IpcError = {
 	/**  Stable code, e.g. `MATTER_EXISTS`, `NOT_GGUF`, `PASSWORD_PROTECTED`. */
@@ -591,6 +861,14 @@ export type Language =
 "zh" | 
 /**  English. */
 "en";
+
+/**  The library's contents. */
+export type Listing = {
+	/**  Built-ins (in their fixed order), then user templates by name. */
+	templates: TemplateSummary[],
+	/**  User files that are not valid templates (shown so that they can be fixed). */
+	invalid: InvalidFile[],
+};
 
 /**  A matter. */
 export type Matter = {
@@ -628,6 +906,14 @@ export type ModelChoice = {
 	description: string | null,
 };
 
+/**  A warning or problem as a front end shows it: a stable code and a sentence. */
+export type Notice = {
+	/**  Stable code, e.g. `TEMPLATE_UNUSED_VARIABLE`. */
+	code: string,
+	/**  What it means. */
+	message: string,
+};
+
 /**  Where a page's text came from. */
 export type PageProvenance = 
 /**  The file's own text (PDF text layer, or a text format). */
@@ -657,6 +943,14 @@ export type PageView = {
 	provenance: PageProvenance,
 	/**  Extractor that produced the text. */
 	extractor: string,
+};
+
+/**  Model parameters of a template. */
+export type Parameters = {
+	/**  Sampling temperature, 0 (greedy, deterministic) to 2. */
+	temperature?: number | null,
+	/**  Tokens reserved for the answer (1 to 32,768). */
+	max_tokens?: number,
 };
 
 /**  A retrieved passage as the answer shows it. */
@@ -699,6 +993,36 @@ export type Passage = {
 	in_prompt: boolean,
 };
 
+/**  A rendered prompt measured against a model's context. */
+export type Preview = {
+	/**  The exact text the model's tokenizer sees (chat template applied). */
+	text: string,
+	/**  How the model renders it. */
+	format: PromptFormat,
+	/**  Its tokens. */
+	prompt_tokens: number,
+	/**  Tokens reserved for the answer (the template's `max_tokens`). */
+	reserved_tokens: number,
+	/**  The model's context length. */
+	context_length: number,
+	/**  Context left after prompt and reserved answer; negative when it does not fit. */
+	spare_tokens: number,
+	/**  Whether prompt and reserved answer fit the context. */
+	fits: boolean,
+};
+
+/**  How the prompt text was produced. */
+export type PromptFormat = 
+/**  The chat template stored in the GGUF file. */
+"model_template" | 
+/**
+ *  The model has no usable template: a plain transcript (`System:`/`User:`/`Assistant:`
+ *  lines) completed as raw text. See ARCHITECTURE.md.
+ */
+"transcript_fallback" | 
+/**  Raw text, no template. */
+"raw";
+
 /**  A recommended model of one kind. */
 export type Recommendation = {
 	/**  What it is for. */
@@ -707,6 +1031,84 @@ export type Recommendation = {
 	fit: FitReport,
 	/**  Why this one. */
 	reason: string,
+};
+
+/**  What to render. */
+export type RenderParams = {
+	/**  The template. */
+	name: string,
+	/**  Values of its variables (numbers as text). */
+	inputs: { [key in string]: string },
+	/**  For evidence templates: the matter to retrieve from. */
+	evidence: EvidenceSource | null,
+	/**  Render with the chat model's own template and count the tokens (loads the model). */
+	preview: boolean,
+};
+
+/**  A rendered template, the evidence it saw and, when asked, its token count. */
+export type RenderView = {
+	/**  System prompt and user message. */
+	rendered: RenderedTemplate,
+	/**  The query the evidence was retrieved with. */
+	evidence_query: string | null,
+	/**  The passages, numbered `S1…`. */
+	evidence: EvidencePassage[],
+	/**  The prompt as the model sees it, with its tokens against the context. */
+	preview: Preview | null,
+};
+
+/**  A rendered template: what the model is sent. */
+export type RenderedTemplate = {
+	/**  The template's name. */
+	template: string,
+	/**  The system prompt: role, data note, numbered requirements, output format and example. */
+	system: string,
+	/**  The user message: input slots, evidence, then the task. */
+	user: string,
+	/**  The template's model parameters. */
+	parameters: Parameters,
+};
+
+/**  Why a run produced no output. */
+export type RunError = {
+	/**  The error's code (`PROMPT_TOO_LONG`, …). */
+	code: string,
+	/**  Its message. */
+	message: string,
+};
+
+/**  One measured run. */
+export type RunResult = {
+	/**  The candidate's label. */
+	label: string,
+	/**  The template as run (so that a variant can be adopted from the history). */
+	template: Template,
+	/**  The prompt the model was sent. */
+	prompt: RenderedTemplate,
+	/**  Generated text. */
+	output: string,
+	/**  Its length in characters. */
+	output_chars: number,
+	/**  Prompt tokens (from the model). */
+	prompt_tokens: number,
+	/**  Generated tokens. */
+	completion_tokens: number,
+	/**  Wall time from request to the last token, milliseconds. */
+	latency_ms: number | null,
+	/**  Time to the first token, milliseconds (from the model's usage). */
+	time_to_first_token_ms: number | null,
+	/**  Generation speed after the first token. */
+	tokens_per_second: number | null,
+	/**  Why generation ended; `None` when it failed. */
+	finish_reason: FinishReason | null,
+	/**  Share of the expected keywords found (0–1); `None` without keywords. */
+	keyword_score: number | null,
+	/**  Expected keywords found. */
+	keywords_found: string[],
+	/**  Expected keywords missing. */
+	keywords_missing: string[],
+	/**  The failure, when the run failed. */
+	error: RunError | null,
 };
 
 /**  How to search. */
@@ -798,6 +1200,98 @@ export type SettingsUpdate = {
 	max_tokens: number | null,
 };
 
+/**  A template with where it lives and its text. */
+export type StoredTemplate = {
+	/**  The template. */
+	template: Template,
+	/**  Built-in or user. */
+	source: TemplateSource,
+	/**  The file, for user templates. */
+	path: string | null,
+	/**  Its TOML text as stored (comments included). */
+	text: string,
+};
+
+/**  A prompt template. */
+export type Template = {
+	/**  Format version; [`FORMAT_VERSION`]. */
+	format: number,
+	/**  Id: kebab-case (`a-z`, `0-9`, `-`), at most 64 characters, unique in the library. */
+	name: string,
+	/**  Human title. */
+	title: string,
+	/**  Language of the template (and of its fixed prompt labels). */
+	language: TemplateLanguage,
+	/**  A free grouping (`legal`, `business`, …). */
+	category?: string,
+	/**  What the template is for. */
+	description?: string,
+	/**  Whether it runs over evidence retrieved from the matter (sources `[S1]…`). */
+	evidence?: boolean,
+	/**  What to retrieve the evidence with (placeholders allowed); evidence templates only. */
+	evidence_query?: string | null,
+	/**  Who the model is ("你是\[领域\]专家…"); opens the system prompt. */
+	role: string,
+	/**  What to do; closes the user message, after the inputs and evidence. */
+	task: string,
+	/**  Numbered requirements (format, length, style); numbered when rendered. */
+	requirements?: string[],
+	/**  The shape of the answer. */
+	output_format: string,
+	/**  An example answer (shown as an example of the format only). */
+	output_example?: string,
+	/**  Model parameters. */
+	parameters?: Parameters,
+	/**  Typed variables, in the order a form shows them. */
+	variables?: Variable[],
+	/**  The user message's data slots, in order. */
+	inputs?: InputSlot[],
+};
+
+/**  The language of a template: it decides the fixed labels of the rendered prompt. */
+export type TemplateLanguage = 
+/**  Chinese. */
+"zh" | 
+/**  English. */
+"en";
+
+/**  Where a template comes from. */
+export type TemplateSource = 
+/**  Shipped with LexDesk; read-only. */
+"builtin" | 
+/**  The user's own, in the library folder. */
+"user";
+
+/**  A line of the library's listing. */
+export type TemplateSummary = {
+	/**  Name (id). */
+	name: string,
+	/**  Title. */
+	title: string,
+	/**  Language. */
+	language: TemplateLanguage,
+	/**  Category. */
+	category: string,
+	/**  Description. */
+	description: string,
+	/**  Whether it runs over retrieved evidence. */
+	evidence: boolean,
+	/**  Whether it can shape a chat answer (it has a `question` variable). */
+	answers_questions?: boolean,
+	/**  Built-in or user. */
+	source: TemplateSource,
+	/**  The file, for user templates. */
+	path: string | null,
+};
+
+/**  A template with its validation warnings. */
+export type TemplateView = {
+	/**  The template, where it is stored and its TOML text. */
+	stored: StoredTemplate,
+	/**  What validation found worth saying (an unused variable, …). */
+	warnings: Notice[],
+};
+
 /**  Time spent, in milliseconds. */
 export type Timings = {
 	/**  Retrieval (query embedding and searches). */
@@ -831,6 +1325,37 @@ export type Usage = {
 	/**  Tokens generated per second. */
 	tokens_per_second: number | null,
 };
+
+/**  A typed variable, used in the template's text as `{{name}}`. */
+export type Variable = {
+	/**  Name: `a-z`, `0-9`, `_`, starting with a letter. */
+	name: string,
+	/**  Type. */
+	kind: VariableKind,
+	/**  What to enter (shown in forms and in errors). */
+	description?: string,
+	/**  Whether a value (or a default) must be present when rendering. */
+	required?: boolean,
+	/**  Value used when none is given: a string, or a number for `number` variables. */
+	default?: DefaultValue | null,
+	/**  The allowed values of a `choice`. */
+	options?: string[],
+	/**  Smallest allowed `number`. */
+	min?: number | null,
+	/**  Largest allowed `number`. */
+	max?: number | null,
+};
+
+/**  The type of a variable. */
+export type VariableKind = 
+/**  A short text (a question, a party's name). */
+"text" | 
+/**  A long text: a document pasted or read from a file; belongs in an input slot. */
+"document" | 
+/**  One of `options`. */
+"choice" | 
+/**  A number, optionally between `min` and `max`. */
+"number";
 
 /**  What a store knows about its vector index. */
 export type VectorIndexState = {

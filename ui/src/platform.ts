@@ -41,6 +41,15 @@ export async function pickFolder(): Promise<string[]> {
   return asList(await open({ multiple: true, directory: true }));
 }
 
+export async function pickFile(extension: string): Promise<string | null> {
+  const picked = await open({
+    multiple: false,
+    directory: false,
+    filters: [{ name: extension.toUpperCase(), extensions: [extension] }],
+  });
+  return asList(picked)[0] ?? null;
+}
+
 export async function pickSavePath(defaultName: string, extension: string): Promise<string | null> {
   return await save({
     defaultPath: defaultName,

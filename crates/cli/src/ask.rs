@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use lexdesk_core::embed::Embedder;
+use lexdesk_core::generate::Sampling;
 use lexdesk_core::store::SearchMode;
 use lexdesk_engine::ChatModel;
 use lexdesk_service::answer::{Answer, AnswerMode, AskEvent, AskOptions, AskRequest, ask};
@@ -33,9 +34,15 @@ pub struct AskArgs {
     /// Passages retrieved as evidence
     #[arg(long, short = 'k', default_value_t = 6)]
     top_k: usize,
-    /// Tokens reserved for the answer
-    #[arg(long, default_value_t = 512)]
-    max_tokens: u32,
+    /// Tokens reserved for the answer [default: the template's, else 512]
+    #[arg(long)]
+    max_tokens: Option<u32>,
+    /// Shape the answer with a prompt template that has a `question` variable (e.g. statute-qa-en):
+    /// its role, requirements, output format and parameters join the grounded prompt
+    #[arg(long, short = 't')]
+    template: Option<String>,
+    #[command(flatten)]
+    vars: crate::templates::VarFlags,
     /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
     #[arg(long, short)]
     model: Option<String>,
@@ -51,6 +58,17 @@ pub struct AskArgs {
 
 pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result<u8> {
     let matter = matters(ctx).find(&args.matter)?;
+    // The template's errors come before any model loads.
+    let shaped = match &args.template {
+        Some(name) => {
+            let template = crate::templates::library(ctx).get(name)?.template;
+            Some(template.answer_instructions(&args.question, &crate::templates::inputs(&args.vars)?)?)
+        }
+        None if !args.vars.is_empty() => {
+            return Err(crate::templates::UsageError("--var needs --template".into()).into());
+        }
+        None => None,
+    };
     let needs_vectors = args.search_mode != SearchMode::Text;
     let embedder = if needs_vectors { Some(embedder(ctx, args.embed_model.as_deref()).await?) } else { None };
     let dims = match (&embedder, stored_dimensions(&matter).await?) {
@@ -64,12 +82,22 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         AnswerMode::Generate => Some(ctx.chat_model(args.model.as_deref()).await?),
         AnswerMode::Extractive => None,
     };
+    let defaults = AskOptions::default();
     let options = AskOptions {
         mode: args.mode,
         search_mode: args.search_mode,
         evidence: args.top_k.max(1),
-        max_answer_tokens: args.max_tokens.max(16),
-        ..AskOptions::default()
+        max_answer_tokens: args
+            .max_tokens
+            .or(shaped.as_ref().map(|s| s.parameters.max_tokens))
+            .unwrap_or(defaults.max_answer_tokens)
+            .max(16),
+        sampling: match &shaped {
+            Some(s) => Sampling { repeat_penalty: defaults.sampling.repeat_penalty, ..s.parameters.sampling() },
+            None => defaults.sampling.clone(),
+        },
+        instructions: shaped.map(|s| s.text),
+        ..defaults
     };
     let request = AskRequest {
         question: args.question.clone(),

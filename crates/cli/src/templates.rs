@@ -145,6 +145,13 @@ pub struct VarFlags {
     vars: Vec<(String, String)>,
 }
 
+impl VarFlags {
+    /// No `--var` was given.
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+}
+
 /// Where the evidence of evidence templates comes from.
 #[derive(Debug, Args)]
 pub struct EvidenceFlags {
@@ -247,6 +254,7 @@ pub fn exit_code(e: &TemplateError) -> Option<u8> {
         | TemplateError::InvalidChoice { .. }
         | TemplateError::MissingEvidence { .. }
         | TemplateError::EvidenceNotAccepted { .. }
+        | TemplateError::NotForQuestions { .. }
         | TemplateError::InvalidName { .. }
         | TemplateError::EmptyComparison => Some(USAGE),
         _ => Some(exit::ERROR),
@@ -264,7 +272,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 /// The values of `--var`, files read.
-fn inputs(flags: &VarFlags) -> anyhow::Result<Inputs> {
+pub(crate) fn inputs(flags: &VarFlags) -> anyhow::Result<Inputs> {
     let mut inputs = Inputs::new();
     for (name, value) in &flags.vars {
         let value = if let Some(literal) = value.strip_prefix("@@") {
@@ -286,7 +294,7 @@ fn own_inputs(template: &Template, inputs: &Inputs) -> Inputs {
     inputs.iter().filter(|(k, _)| template.variable(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn library(ctx: &Ctx) -> Library {
+pub(crate) fn library(ctx: &Ctx) -> Library {
     Library::new(ctx.home.root().join("templates"))
 }
 

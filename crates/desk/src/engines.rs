@@ -39,6 +39,20 @@ impl ChatEngine {
     }
 }
 
+impl ChatEngine {
+    /// Forget the prompt cache (local models), so the next generation evaluates its whole
+    /// prompt; remote engines keep their own cache and are left alone.
+    ///
+    /// # Errors
+    /// The local engine thread is gone.
+    pub fn clear_cache(&self) -> Result<(), EngineError> {
+        match self {
+            Self::Local(m) => m.clear_cache(),
+            Self::Remote(_) => Ok(()),
+        }
+    }
+}
+
 impl Generator for ChatEngine {
     fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, EngineError> {
         match self {

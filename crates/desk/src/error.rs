@@ -95,6 +95,12 @@ pub enum DeskError {
         /// Why.
         reason: String,
     },
+    /// A prompt template, its inputs, the library or the comparison history.
+    #[error(transparent)]
+    Template(#[from] lexdesk_templates::TemplateError),
+    /// An argument out of range (e.g. a run number a comparison does not have).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// A bug: something that should not fail did.
     #[error("internal error: {0}")]
     Internal(String),
@@ -128,6 +134,8 @@ impl ErrorCode for DeskError {
             Self::PageNotFound { .. } => "PAGE_NOT_FOUND",
             Self::EmptyQuestion => "EMPTY_QUERY",
             Self::InvalidSetting { .. } => "INVALID_SETTING",
+            Self::Template(e) => e.code(),
+            Self::InvalidArgument(_) => "INVALID_ARGUMENT",
             Self::Internal(_) => "INTERNAL",
         }
     }

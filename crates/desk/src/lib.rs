@@ -11,6 +11,8 @@
 
 mod engines;
 mod error;
+mod local_models;
+mod templates;
 mod types;
 
 use std::collections::HashMap;
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use lexdesk_core::config::{self, Config, Home};
 use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::{CancelToken, Generator};
+use lexdesk_core::generate::{CancelToken, Generator, Sampling};
 use lexdesk_core::model::LoadOptions;
 use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
@@ -35,6 +37,10 @@ use lexdesk_store::{LanceStore, StoreOptions};
 
 pub use engines::{ChatEngine, EmbedEngine, file_id};
 pub use error::DeskError;
+pub use local_models::{DiscoveredModel, HubTokenStatus};
+pub use templates::{
+    CompareParams, CompareProgress, ComparisonFormat, EvidenceSource, Notice, RenderParams, RenderView, TemplateView,
+};
 pub use types::{
     AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, ModelChoice, PageView, SessionSummary, Settings,
     SettingsUpdate,
@@ -500,6 +506,15 @@ impl Desk {
         if params.question.trim().is_empty() {
             return Err(DeskError::EmptyQuestion);
         }
+        // A template's errors (unknown, not for questions, a bad input) come before any model loads.
+        let shaped = match params.template.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(name) => {
+                let template = self.template_library().get(name)?.template;
+                let inputs = params.template_inputs.clone().unwrap_or_default();
+                Some(template.answer_instructions(params.question.trim(), &inputs)?)
+            }
+            None => None,
+        };
         let embedder = self.embedding_model().await?;
         // A matter without documents yet still answers (it abstains): an empty store opens.
         let store = LanceStore::open(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
@@ -512,15 +527,25 @@ impl Desk {
         let model_name = generator.as_ref().map(ChatEngine::name);
         let config = self.config();
         // The answer length is the setting (Models & settings, `[generation] max_tokens`).
+        let defaults = AskOptions::default();
+        // The answer length is the template's, else the setting; sampling the template's (with the
+        // default's guard against loops).
+        let (answer_tokens, sampling) = match &shaped {
+            Some(s) => (
+                s.parameters.max_tokens,
+                Sampling { repeat_penalty: defaults.sampling.repeat_penalty, ..s.parameters.sampling() },
+            ),
+            None => (config.generation.max_tokens, defaults.sampling.clone()),
+        };
         let options = AskOptions {
             mode,
             // At most half the model's context, so a small context still leaves room for evidence.
-            max_answer_tokens: config
-                .generation
-                .max_tokens
+            max_answer_tokens: answer_tokens
                 .clamp(64, 8192)
                 .min(generator.as_ref().map_or(u32::MAX, |g| (g.context_length() / 2).max(64))),
-            ..AskOptions::default()
+            sampling,
+            instructions: shaped.as_ref().map(|s| s.text.clone()),
+            ..defaults
         };
         let request = AskRequest {
             question: params.question.trim().to_string(),
@@ -538,7 +563,7 @@ impl Desk {
             question: request.question,
             answer,
             model: model_name,
-            template: None,
+            template: shaped.map(|s| s.template),
             asked_at_ms: now_ms(),
             prompt,
         };

@@ -1,6 +1,6 @@
 //! The handle's own data shapes (everything else is the core and service types as they are).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lexdesk_core::config::{Config, Home, model_search_path};
 use lexdesk_core::model::{GpuLayers, ModelKind};
@@ -23,6 +23,14 @@ pub struct AskParams {
     pub doc: Option<String>,
     /// Generate (default) or extractive.
     pub mode: Option<AnswerMode>,
+    /// A prompt template that shapes the answer (one with a `question` variable): its role,
+    /// requirements, output format and parameters join LexDesk's grounded prompt, whose sources,
+    /// citation rules and abstention stay.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Values for the template's other variables (its defaults otherwise).
+    #[serde(default)]
+    pub template_inputs: Option<lexdesk_templates::Inputs>,
 }
 
 /// An answered question: the turn as saved, and its session.
@@ -200,6 +208,32 @@ fn available_models(home: &Home) -> Vec<ModelChoice> {
                 file_name,
             });
         }
+    }
+    // Models imported in place (from another app's folder, or any path).
+    let imported = lexdesk_models::Catalog::builtin()
+        .ok()
+        .and_then(|catalog| lexdesk_models::local::installed(&home.models_dir(), &[], &catalog).ok())
+        .unwrap_or_default();
+    for m in imported {
+        if out.iter().any(|c| Path::new(&c.path) == m.path) {
+            continue;
+        }
+        let meta = lexdesk_engine::gguf::read_metadata(&m.path).ok();
+        out.push(ModelChoice {
+            size_bytes: m.size,
+            kind: meta.as_ref().map(|meta| {
+                match meta.kind {
+                    ModelKind::Chat => "chat",
+                    ModelKind::Embedding => "embedding",
+                }
+                .to_string()
+            }),
+            description: meta.as_ref().map(|meta| {
+                format!("{} · {} · {}", meta.name.as_deref().unwrap_or(&m.name), meta.architecture, meta.quantization)
+            }),
+            path: m.path.display().to_string(),
+            file_name: m.name,
+        });
     }
     out
 }

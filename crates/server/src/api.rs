@@ -218,7 +218,14 @@ pub(crate) async fn ask(
     if body.question.trim().is_empty() {
         return Err(ApiError::invalid("question", "the question is empty"));
     }
-    let params = AskParams { question: body.question, session_id: body.session_id, doc: body.doc, mode: Some(mode) };
+    let params = AskParams {
+        question: body.question,
+        session_id: body.session_id,
+        doc: body.doc,
+        mode: Some(mode),
+        template: body.template,
+        template_inputs: body.template_inputs,
+    };
     let slot = match mode {
         AnswerMode::Generate => Some(state.slots.admit().await?),
         AnswerMode::Extractive => None,

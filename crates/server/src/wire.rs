@@ -469,6 +469,13 @@ pub struct AskIn {
     /// `generate` (default) or `extractive`.
     #[serde(default)]
     pub mode: Option<String>,
+    /// A prompt template that shapes the answer (one with a `question` variable, e.g.
+    /// `statute-qa-en`); sources, citation checks and abstention stay LexDesk's.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Values for the template's other variables.
+    #[serde(default)]
+    pub template_inputs: Option<std::collections::BTreeMap<String, String>>,
     /// Stream events: `retrieved`, `token`…, then `answer`.
     #[serde(default)]
     pub stream: bool,

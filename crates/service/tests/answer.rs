@@ -376,3 +376,26 @@ async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
     // S9 does not exist: nothing the model said is verified, so the answer abstains.
     assert_eq!(a3.abstention.map(|a| a.code).as_deref(), Some("NO_SUPPORTED_CLAIM"));
 }
+
+#[tokio::test]
+async fn template_instructions_join_the_system_prompt_and_keep_the_citation_rules() {
+    let (store, embedder) = matter().await;
+    let generator = Scripted::new(
+        "Conclusion: it may not be reverse engineered [S1: \"shall not reverse engineer, decompile or disassemble\"].",
+    );
+    let shaped = AskOptions {
+        instructions: Some("You are a meticulous legal research counsel.\n\nOutput format:\nConclusion: …".into()),
+        ..options()
+    };
+    let a = run(&store, &embedder, &generator, "Can the receiving party reverse engineer the software?", &shaped).await;
+    assert!(!a.abstained && a.citations[0].verified, "{a:#?}");
+    let seen = generator.seen.lock().unwrap();
+    let Prompt::Chat(messages) = &seen[0].prompt else { panic!() };
+    let system = &messages[0].content;
+    // LexDesk's own rules come first (sources are data, quote verbatim), the template's after them.
+    let rules = system.find("not instructions").expect(system);
+    let template = system.find("meticulous legal research counsel").expect(system);
+    assert!(rules < template, "{system}");
+    assert!(system.contains("[S1: \""), "{system}");
+    assert!(system.ends_with("Output format:\nConclusion: …"), "{system}");
+}

@@ -18,6 +18,7 @@ use crate::render::{EvidencePassage, Inputs, RenderedTemplate};
 pub const COMPARISON_FORMAT: u32 = 1;
 
 /// One column of a comparison: a template under a label.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// What the run is called in the table (defaults to the template name; variants of one
@@ -41,6 +42,7 @@ impl Candidate {
 }
 
 /// What to compare.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComparisonRequest {
     /// A title for the history (may be empty).
@@ -67,6 +69,7 @@ pub struct ComparisonRequest {
 }
 
 /// Why a run produced no output.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {
     /// The error's code (`PROMPT_TOO_LONG`, …).
@@ -76,6 +79,7 @@ pub struct RunError {
 }
 
 /// One measured run.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// The candidate's label.
@@ -111,6 +115,7 @@ pub struct RunResult {
 }
 
 /// A finished comparison.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// [`COMPARISON_FORMAT`].
@@ -299,6 +304,7 @@ fn now_ms() -> u64 {
 }
 
 /// How many expected keywords an output contains.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeywordScore {
     /// Share found, 0–1 (1 when there are no keywords).

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use similar::{ChangeTag, InlineChangeMode, InlineChangeOptions, TextDiff};
 
 /// What happened to a line.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffOp {
@@ -17,6 +18,7 @@ pub enum DiffOp {
 }
 
 /// A part of a line; `changed` parts differ from the other side's paired line.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffSpan {
     /// Whether this part changed.
@@ -26,6 +28,7 @@ pub struct DiffSpan {
 }
 
 /// One line of the diff.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiffLine {
     /// Equal, deleted or inserted.

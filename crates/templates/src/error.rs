@@ -181,6 +181,14 @@ pub enum TemplateError {
         /// How many passages were given.
         count: usize,
     },
+    /// A template without a `question` variable was asked to shape a chat answer.
+    #[error(
+        "template `{template}` cannot shape a chat answer: it has no `question` variable (run it with `templates render` or `templates compare`)"
+    )]
+    NotForQuestions {
+        /// The template.
+        template: String,
+    },
     /// Render time: two evidence passages carry the same label.
     #[error("evidence label `{label}` is used twice")]
     DuplicateEvidenceLabel {
@@ -332,6 +340,7 @@ impl ErrorCode for TemplateError {
             Self::MissingEvidence { .. } => "TEMPLATE_EVIDENCE_REQUIRED",
             Self::EvidenceNotAccepted { .. } => "TEMPLATE_EVIDENCE_NOT_ACCEPTED",
             Self::DuplicateEvidenceLabel { .. } => "TEMPLATE_DUPLICATE_EVIDENCE_LABEL",
+            Self::NotForQuestions { .. } => "TEMPLATE_NOT_FOR_QUESTIONS",
             Self::NotFound { .. } => "TEMPLATE_NOT_FOUND",
             Self::BuiltinReadOnly { .. } => "TEMPLATE_BUILTIN_READ_ONLY",
             Self::AlreadyExists { .. } => "TEMPLATE_EXISTS",

@@ -47,8 +47,10 @@ use crate::error::TemplateError;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The language of a template: it decides the fixed labels of the rendered prompt.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+// The container name only names the type (in the TypeScript bindings, apart from the answer's `Language`).
+#[serde(rename = "TemplateLanguage", rename_all = "lowercase")]
 pub enum Language {
     /// Chinese.
     Zh,
@@ -85,6 +87,7 @@ impl std::str::FromStr for Language {
 }
 
 /// A prompt template.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
@@ -136,6 +139,7 @@ fn default_category() -> String {
 }
 
 /// Model parameters of a template.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Parameters {
@@ -166,6 +170,7 @@ impl Parameters {
 }
 
 /// The type of a variable.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VariableKind {
@@ -192,7 +197,20 @@ impl VariableKind {
     }
 }
 
+/// What a variable's default looks like in the TypeScript bindings: validation allows a string,
+/// or a number for `number` variables (the TOML value itself is kept as written).
+#[cfg(feature = "specta")]
+#[derive(Serialize, specta::Type)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum DefaultValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
 /// A typed variable, used in the template's text as `{{name}}`.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Variable {
@@ -208,6 +226,7 @@ pub struct Variable {
     pub required: bool,
     /// Value used when none is given: a string, or a number for `number` variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(type = Option<DefaultValue>))]
     pub default: Option<toml::Value>,
     /// The allowed values of a `choice`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -261,6 +280,7 @@ pub(crate) fn number(value: f64) -> String {
 
 /// One data slot of the user message: a label and its content, delimited as data when
 /// rendered. A slot whose variables are all empty is left out.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSlot {

@@ -11,6 +11,7 @@ use crate::error::TemplateError;
 use crate::library::InvalidFile;
 
 /// A saved comparison, in brief.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComparisonSummary {
     /// Id.
@@ -41,6 +42,7 @@ impl From<&Comparison> for ComparisonSummary {
 }
 
 /// The saved comparisons.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryListing {
     /// Newest first.

@@ -64,5 +64,5 @@ pub use error::{TemplateError, Warning};
 pub use format::{FORMAT_VERSION, InputSlot, Language, Parameters, Template, Variable, VariableKind};
 pub use history::{ComparisonHistory, ComparisonSummary, HistoryListing};
 pub use library::{InvalidFile, Library, Listing, Saved, Source, StoredTemplate, TemplateSummary};
-pub use render::{EvidencePassage, Inputs, Preview, RenderedTemplate, preview};
+pub use render::{AnswerInstructions, EvidencePassage, Inputs, Preview, QUESTION_VARIABLE, RenderedTemplate, preview};
 pub use validate::{MAX_NAME_LEN, MAX_TEMPERATURE, MAX_TOKENS, Report, check_name, check_value};

@@ -20,8 +20,10 @@ use crate::format::{Language, Template, parse_unvalidated};
 use crate::validate::check_name;
 
 /// Where a template comes from.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+// The container name only names the type (in the TypeScript bindings).
+#[serde(rename = "TemplateSource", rename_all = "snake_case")]
 pub enum Source {
     /// Shipped with LexDesk; read-only.
     Builtin,
@@ -30,6 +32,7 @@ pub enum Source {
 }
 
 /// A line of the library's listing.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateSummary {
     /// Name (id).
@@ -44,6 +47,9 @@ pub struct TemplateSummary {
     pub description: String,
     /// Whether it runs over retrieved evidence.
     pub evidence: bool,
+    /// Whether it can shape a chat answer (it has a `question` variable).
+    #[serde(default)]
+    pub answers_questions: bool,
     /// Built-in or user.
     pub source: Source,
     /// The file, for user templates.
@@ -59,6 +65,7 @@ impl TemplateSummary {
             category: template.category.clone(),
             description: template.description.clone(),
             evidence: template.evidence,
+            answers_questions: template.answers_questions(),
             source,
             path,
         }
@@ -66,6 +73,7 @@ impl TemplateSummary {
 }
 
 /// A file in a folder that could not be read as what it should hold.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidFile {
     /// The file.
@@ -83,6 +91,7 @@ impl InvalidFile {
 }
 
 /// The library's contents.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listing {
     /// Built-ins (in their fixed order), then user templates by name.
@@ -92,6 +101,7 @@ pub struct Listing {
 }
 
 /// A template with where it lives and its text.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTemplate {
     /// The template.

@@ -14,6 +14,7 @@ use crate::validate::{Piece, check_value, default_value, scan};
 pub type Inputs = BTreeMap<String, String>;
 
 /// One passage of retrieved evidence, as the caller froze it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidencePassage {
     /// Its label in the prompt (`S1`); empty: numbered `S1`, `S2`, … by position.
@@ -49,6 +50,7 @@ impl EvidencePassage {
 }
 
 /// A rendered template: what the model is sent.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderedTemplate {
     /// The template's name.
@@ -259,6 +261,76 @@ impl Template {
     }
 }
 
+/// What a template adds to a grounded answer: its instructions for the answer and its model
+/// parameters (see [`Template::answer_instructions`]).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnswerInstructions {
+    /// The template's name.
+    pub template: String,
+    /// Role, numbered requirements, output format and example, in the template's language.
+    pub text: String,
+    /// The template's model parameters.
+    pub parameters: Parameters,
+}
+
+/// The variable a question fills when a template shapes a chat answer.
+pub const QUESTION_VARIABLE: &str = "question";
+
+impl Template {
+    /// Whether the template can shape a grounded chat answer: it declares a `question` variable,
+    /// which the question asked fills.
+    #[must_use]
+    pub fn answers_questions(&self) -> bool {
+        self.variable(QUESTION_VARIABLE).is_some()
+    }
+
+    /// The template as instructions for a grounded answer (LexDesk's own answer prompt keeps the
+    /// sources, the citation rules and the abstention; the template adds its role, requirements,
+    /// output format and example, rendered with `inputs` and `question`). Task and input slots are
+    /// left out: the question is the task and the retrieved passages are the data.
+    ///
+    /// # Errors
+    /// [`TemplateError::NotForQuestions`] for a template without a `question` variable; otherwise
+    /// as [`Template::resolve`] (an input named `question` is refused as unknown: the question
+    /// asked is its value).
+    pub fn answer_instructions(&self, question: &str, inputs: &Inputs) -> Result<AnswerInstructions, TemplateError> {
+        if !self.answers_questions() {
+            return Err(TemplateError::NotForQuestions { template: self.name.clone() });
+        }
+        if inputs.contains_key(QUESTION_VARIABLE) {
+            return Err(TemplateError::UnknownInput {
+                variable: QUESTION_VARIABLE.to_owned(),
+                declared: self.variables.iter().map(|v| v.name.clone()).filter(|n| n != QUESTION_VARIABLE).collect(),
+            });
+        }
+        let mut all = inputs.clone();
+        all.insert(QUESTION_VARIABLE.to_owned(), question.to_owned());
+        let values = self.resolve(&all)?;
+        let l = labels(self.language);
+        let mut parts = vec![substitute(&self.role, "role", &values, true)?.trim().to_owned()];
+        if !self.requirements.is_empty() {
+            let mut lines = vec![l.requirements.to_owned()];
+            for (i, r) in self.requirements.iter().enumerate() {
+                let text = substitute(r, &format!("requirements[{}]", i + 1), &values, true)?;
+                lines.push(format!("{}. {}", i + 1, text.trim()));
+            }
+            parts.push(lines.join("\n"));
+        }
+        parts.push(format!(
+            "{}\n{}",
+            l.output_format,
+            substitute(&self.output_format, "output_format", &values, true)?.trim()
+        ));
+        let example = substitute(&self.output_example, "output_example", &values, true)?;
+        if !example.trim().is_empty() {
+            parts.push(format!("{}\n{}", l.output_example, example.trim()));
+        }
+        parts.retain(|p| !p.trim().is_empty());
+        Ok(AnswerInstructions { template: self.name.clone(), text: parts.join("\n\n"), parameters: self.parameters })
+    }
+}
+
 fn source_head(language: Language, label: &str, passage: &EvidencePassage) -> String {
     let mut head = format!("[{label}] {}", neutralise(passage.title.trim()));
     let pages = match (passage.page, passage.page_end) {
@@ -311,6 +383,7 @@ fn substitute(
 }
 
 /// A rendered prompt measured against a model's context.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preview {
     /// The exact text the model's tokenizer sees (chat template applied).

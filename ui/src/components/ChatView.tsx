@@ -9,6 +9,7 @@ import {
   type ExportFormat,
   type Searched,
   type SessionTurn,
+  type TemplateSummary,
 } from "../bindings";
 import { turnToText } from "../lib/turnText";
 import { channel, copyText, newJobId, pickSavePath } from "../platform";
@@ -46,6 +47,8 @@ export function ChatView(props: Props) {
   const [question, setQuestion] = useState("");
   const [mode, setMode] = useState<AnswerMode>("generate");
   const [docFilter, setDocFilter] = useState("");
+  const [template, setTemplate] = useState("");
+  const [templates, setTemplates] = useState<TemplateSummary[]>([]);
   const justCreated = useRef<string | null>(null);
   const currentSession = useRef(sessionId);
   const endRef = useRef<HTMLDivElement>(null);
@@ -76,6 +79,18 @@ export function ChatView(props: Props) {
     };
   }, [matterId, sessionId, toasts]);
 
+  // Templates that can shape an answer (they have a `question` variable).
+  useEffect(() => {
+    let live = true;
+    commands.listTemplates().then(
+      (l) => live && setTemplates(l.templates.filter((x) => x.answers_questions)),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+
   const shownPending = pending && pending.sessionId === sessionId ? pending : null;
 
   useEffect(() => {
@@ -101,7 +116,14 @@ export function ChatView(props: Props) {
     try {
       const result = await commands.ask(
         matterId,
-        { question: q, session_id: startedIn, doc: docFilter || null, mode },
+        {
+          question: q,
+          session_id: startedIn,
+          doc: docFilter || null,
+          mode,
+          template: mode === "generate" && template ? template : null,
+          template_inputs: null,
+        },
         jobId,
         onEvent,
       );
@@ -223,6 +245,11 @@ export function ChatView(props: Props) {
         {turns?.map((turn, i) => (
           <article key={`${turn.asked_at_ms}-${i}`} className="turn">
             <div className="question-bubble">{turn.question}</div>
+            {turn.template && (
+              <p className="turn-template muted" data-testid="turn-template">
+                {t("chat.shapedBy", { name: turn.template })}
+              </p>
+            )}
             <AnswerView
               answer={turn.answer}
               onOpenCitation={(index) => openCitation(turn, index)}
@@ -294,6 +321,25 @@ export function ChatView(props: Props) {
               ))}
             </select>
           </label>
+          {templates.length > 0 && (
+            <label className="doc-filter">
+              <span className="visually-hidden">{t("chat.template")}</span>
+              <select
+                value={template}
+                onChange={(e) => setTemplate(e.target.value)}
+                data-testid="template-picker"
+                disabled={mode !== "generate"}
+                title={t("chat.templateHint")}
+              >
+                <option value="">{t("chat.noTemplate")}</option>
+                {templates.map((x) => (
+                  <option key={x.name} value={x.name}>
+                    {x.title}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
           <span className="hint muted">{t("chat.enterHint")}</span>
           {pending ? (
             <button

@@ -11,6 +11,7 @@ import {
 } from "../bindings";
 import { formatBytes } from "../lib/format";
 import { toIpcError } from "../platform";
+import { HubToken, LocalModels } from "./LocalModels";
 import { ModelCatalog } from "./ModelCatalog";
 import { useToasts } from "./Toasts";
 
@@ -267,6 +268,8 @@ export function SettingsView() {
       </section>
 
       <ModelCatalog onDownloaded={loadSettings} />
+      <LocalModels onImported={loadSettings} />
+      <HubToken />
 
       <section className="settings-section" aria-labelledby="about-heading">
         <h2 id="about-heading">{t("settings.about")}</h2>

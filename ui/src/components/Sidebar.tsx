@@ -13,6 +13,7 @@ type Props = {
   sessions: SessionSummary[];
   selectedSessionId: string | null;
   settingsOpen: boolean;
+  templatesOpen: boolean;
   theme: ThemeChoice;
   onThemeChange: (theme: ThemeChoice) => void;
   onSelectMatter: (id: string) => void;
@@ -23,6 +24,7 @@ type Props = {
   onRenameSession: (id: string, title: string) => Promise<void>;
   onDeleteSession: (id: string) => Promise<void>;
   onOpenSettings: () => void;
+  onOpenTemplates: () => void;
 };
 
 type PendingDelete = { kind: "matter" | "session"; id: string; name: string };
@@ -83,7 +85,7 @@ export function Sidebar(props: Props) {
                   key={m.id}
                   label={m.name}
                   testId="matter-item"
-                  selected={m.id === props.selectedMatterId && !props.settingsOpen}
+                  selected={m.id === props.selectedMatterId && !props.settingsOpen && !props.templatesOpen}
                   onSelect={() => props.onSelectMatter(m.id)}
                   onRename={(name) => props.onRenameMatter(m.id, name)}
                   onDelete={() => setPendingDelete({ kind: "matter", id: m.id, name: m.name })}
@@ -118,7 +120,7 @@ export function Sidebar(props: Props) {
                     label={s.title || t("sidebar.untitledChat")}
                     detail={String(s.turns)}
                     testId="session-item"
-                    selected={s.id === props.selectedSessionId && !props.settingsOpen}
+                    selected={s.id === props.selectedSessionId && !props.settingsOpen && !props.templatesOpen}
                     onSelect={() => props.onSelectSession(s.id)}
                     onRename={(title) => props.onRenameSession(s.id, title)}
                     onDelete={() => setPendingDelete({ kind: "session", id: s.id, name: s.title })}
@@ -131,6 +133,15 @@ export function Sidebar(props: Props) {
       </div>
 
       <div className="sidebar-footer">
+        <button
+          type="button"
+          className={`nav-button${props.templatesOpen ? " selected" : ""}`}
+          data-testid="nav-templates"
+          aria-current={props.templatesOpen ? "page" : undefined}
+          onClick={props.onOpenTemplates}
+        >
+          ❏ {t("sidebar.templates")}
+        </button>
         <button
           type="button"
           className={`nav-button${props.settingsOpen ? " selected" : ""}`}

@@ -102,6 +102,8 @@ export function mockCommands(handlers: Record<string, Handler>): { calls: { cmd:
     list_matters: () => [matter],
     list_documents: () => [],
     list_sessions: () => [],
+    list_templates: () => ({ templates: [], invalid: [] }),
+    hub_token_status: () => ({ stored: false, from_environment: false, backend: "keychain", message: null }),
     model_catalog: () => ({ entries: [], chat: null, embedding: null, models_dir: "/home/u/.lexdesk/models" }),
   };
   mockIPC((cmd, payload) => {
