@@ -539,21 +539,7 @@ async fn retrieve(ctx: &Ctx, flags: &EvidenceFlags, matter: &str, query: &str) -
             vector_weight: None,
         })
         .await?;
-    Ok(hits
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let pdf = searcher.document(&h.doc_id).is_some_and(|d| d.format == "pdf");
-            EvidencePassage {
-                label: format!("S{}", i + 1),
-                title: h.title.clone(),
-                page: pdf.then_some(h.page),
-                page_end: pdf.then_some(h.page_end),
-                heading: h.heading.split(" › ").skip(1).collect::<Vec<_>>().join(" › "),
-                text: h.text.clone(),
-            }
-        })
-        .collect())
+    Ok(lexdesk_desk::evidence_passages(&hits, |doc_id| searcher.document(doc_id).is_some_and(|d| d.format == "pdf")))
 }
 
 /// The frozen evidence for `template` (one evidence template's query), or none.

@@ -40,6 +40,7 @@ pub use error::DeskError;
 pub use local_models::{DiscoveredModel, HubTokenStatus};
 pub use templates::{
     CompareParams, CompareProgress, ComparisonFormat, EvidenceSource, Notice, RenderParams, RenderView, TemplateView,
+    evidence_passages,
 };
 pub use types::{
     AskParams, AskResult, ExportFormat, Hardware, ModelCatalog, ModelChoice, PageView, SessionSummary, Settings,

@@ -13,7 +13,7 @@ use lexdesk_core::generate::{
 };
 use lexdesk_core::store::SearchMode;
 use lexdesk_core::{EngineError, ErrorCode};
-use lexdesk_service::search::SearchRequest;
+use lexdesk_service::search::{SearchHit, SearchRequest};
 use lexdesk_templates::{
     Candidate, Comparison, ComparisonHistory, ComparisonRequest, ComparisonSummary, DiffLine, EvidencePassage, Inputs,
     Library, Listing, Preview, Progress, RenderedTemplate, RunResult, StoredTemplate, Template, TemplateError, Warning,
@@ -263,21 +263,7 @@ impl Desk {
             )
             .await?;
         let docs = self.documents(&source.matter_id).await?;
-        Ok(hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let paged = docs.iter().any(|d| d.id == h.doc_id && d.format == "pdf");
-                EvidencePassage {
-                    label: format!("S{}", i + 1),
-                    title: h.title.clone(),
-                    page: paged.then_some(h.page),
-                    page_end: paged.then_some(h.page_end),
-                    heading: h.heading.split(" › ").skip(1).collect::<Vec<_>>().join(" › "),
-                    text: h.text.clone(),
-                }
-            })
-            .collect())
+        Ok(evidence_passages(&hits, |doc_id| docs.iter().any(|d| d.id == doc_id && d.format == "pdf")))
     }
 
     /// The evidence an evidence template sees for these inputs: `(query, passages)`; nothing for
@@ -469,6 +455,26 @@ impl Desk {
         };
         Ok(diff_lines(&run(a)?.output, &run(b)?.output))
     }
+}
+
+/// Search hits as a template's evidence, numbered `S1…` in rank order: pages only for paged
+/// documents (`paged(doc_id)`), headings without the document title that heads them.
+#[must_use]
+pub fn evidence_passages(hits: &[SearchHit], paged: impl Fn(&str) -> bool) -> Vec<EvidencePassage> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let paged = paged(&h.doc_id);
+            EvidencePassage {
+                label: format!("S{}", i + 1),
+                title: h.title.clone(),
+                page: paged.then_some(h.page),
+                page_end: paged.then_some(h.page_end),
+                heading: h.heading.split(" › ").skip(1).collect::<Vec<_>>().join(" › "),
+                text: h.text.clone(),
+            }
+        })
+        .collect()
 }
 
 fn view(stored: StoredTemplate) -> Result<TemplateView, DeskError> {

@@ -229,32 +229,9 @@ impl Template {
         }
         user.push(format!("{}{}", l.task, substitute(&self.task, "task", &values, true)?.trim()));
 
-        // System prompt: role, data note, requirements, output format, example.
-        let mut system = vec![substitute(&self.role, "role", &values, true)?.trim().to_owned()];
-        if has_data {
-            system.push(l.data_note.to_owned());
-        }
-        if !self.requirements.is_empty() {
-            let mut lines = vec![l.requirements.to_owned()];
-            for (i, r) in self.requirements.iter().enumerate() {
-                let text = substitute(r, &format!("requirements[{}]", i + 1), &values, true)?;
-                lines.push(format!("{}. {}", i + 1, text.trim()));
-            }
-            system.push(lines.join("\n"));
-        }
-        system.push(format!(
-            "{}\n{}",
-            l.output_format,
-            substitute(&self.output_format, "output_format", &values, true)?.trim()
-        ));
-        let example = substitute(&self.output_example, "output_example", &values, true)?;
-        if !example.trim().is_empty() {
-            system.push(format!("{}\n{}", l.output_example, example.trim()));
-        }
-
         Ok(RenderedTemplate {
             template: self.name.clone(),
-            system: system.join("\n\n"),
+            system: self.system_parts(&values, has_data)?.join("\n\n"),
             user: user.join("\n\n"),
             parameters: self.parameters,
         })
@@ -307,12 +284,26 @@ impl Template {
         let mut all = inputs.clone();
         all.insert(QUESTION_VARIABLE.to_owned(), question.to_owned());
         let values = self.resolve(&all)?;
+        // LexDesk's answer prompt says itself that the sources are data.
+        let mut parts = self.system_parts(&values, false)?;
+        parts.retain(|p| !p.trim().is_empty());
+        Ok(AnswerInstructions { template: self.name.clone(), text: parts.join("\n\n"), parameters: self.parameters })
+    }
+}
+
+impl Template {
+    /// The system prompt's parts: role, the data note (when the user message carries data),
+    /// numbered requirements, output format, output example (when there is one).
+    fn system_parts(&self, values: &BTreeMap<String, String>, data_note: bool) -> Result<Vec<String>, TemplateError> {
         let l = labels(self.language);
-        let mut parts = vec![substitute(&self.role, "role", &values, true)?.trim().to_owned()];
+        let mut parts = vec![substitute(&self.role, "role", values, true)?.trim().to_owned()];
+        if data_note {
+            parts.push(l.data_note.to_owned());
+        }
         if !self.requirements.is_empty() {
             let mut lines = vec![l.requirements.to_owned()];
             for (i, r) in self.requirements.iter().enumerate() {
-                let text = substitute(r, &format!("requirements[{}]", i + 1), &values, true)?;
+                let text = substitute(r, &format!("requirements[{}]", i + 1), values, true)?;
                 lines.push(format!("{}. {}", i + 1, text.trim()));
             }
             parts.push(lines.join("\n"));
@@ -320,14 +311,13 @@ impl Template {
         parts.push(format!(
             "{}\n{}",
             l.output_format,
-            substitute(&self.output_format, "output_format", &values, true)?.trim()
+            substitute(&self.output_format, "output_format", values, true)?.trim()
         ));
-        let example = substitute(&self.output_example, "output_example", &values, true)?;
+        let example = substitute(&self.output_example, "output_example", values, true)?;
         if !example.trim().is_empty() {
             parts.push(format!("{}\n{}", l.output_example, example.trim()));
         }
-        parts.retain(|p| !p.trim().is_empty());
-        Ok(AnswerInstructions { template: self.name.clone(), text: parts.join("\n\n"), parameters: self.parameters })
+        Ok(parts)
     }
 }
 

@@ -17,7 +17,7 @@ import {
 import { filledInputs, formatMs, keywordPercent, parseKeywords, unionVariables } from "../lib/templates";
 import { channel, copyText, newJobId, pickSavePath, toIpcError } from "../platform";
 import { useToasts } from "./Toasts";
-import { VariableFields } from "./VariableFields";
+import { EvidenceMatterSelect, VariableFields } from "./VariableFields";
 
 type Props = {
   templates: TemplateSummary[];
@@ -201,17 +201,7 @@ export function CompareView({ templates, matters, initial }: Props) {
             onChange={(n, v) => setValues((old) => ({ ...old, [n]: v }))}
           />
           {needsEvidence && (
-            <label className="field">
-              <span className="field-label">{t("templates.evidenceFrom")}</span>
-              <select data-testid="compare-matter" value={matterId} onChange={(e) => setMatterId(e.target.value)}>
-                <option value="">{t("templates.noEvidence")}</option>
-                {matters.map((m) => (
-                  <option key={m.id} value={m.id}>
-                    {m.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <EvidenceMatterSelect matters={matters} value={matterId} onChange={setMatterId} testId="compare-matter" />
           )}
           <label className="field">
             <span className="field-label">

@@ -16,7 +16,7 @@ import { CompareView } from "./CompareView";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { InlineNameInput } from "./InlineNameInput";
 import { useToasts } from "./Toasts";
-import { VariableFields } from "./VariableFields";
+import { EvidenceMatterSelect, VariableFields } from "./VariableFields";
 
 /** What "New template" starts from: a complete, valid template to edit. */
 export const NEW_TEMPLATE = `format = 1
@@ -432,17 +432,7 @@ function TryTemplate({ view, matters }: { view: TemplateView; matters: Matter[] 
         onChange={(n, v) => setValues((old) => ({ ...old, [n]: v }))}
       />
       {tpl.evidence && (
-        <label className="field">
-          <span className="field-label">{t("templates.evidenceFrom")}</span>
-          <select data-testid="evidence-matter" value={matterId} onChange={(e) => setMatterId(e.target.value)}>
-            <option value="">{t("templates.noEvidence")}</option>
-            {matters.map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <EvidenceMatterSelect matters={matters} value={matterId} onChange={setMatterId} testId="evidence-matter" />
       )}
       <div className="button-row">
         <button type="button" data-testid="template-render" disabled={busy !== null} onClick={() => void run(false)}>

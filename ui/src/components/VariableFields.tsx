@@ -1,5 +1,5 @@
 import { useTranslation } from "react-i18next";
-import type { Variable } from "../bindings";
+import type { Matter, Variable } from "../bindings";
 import { defaultText } from "../lib/templates";
 
 type Props = {
@@ -91,5 +91,30 @@ export function VariableFields({ variables, values, onChange, hide = [], idPrefi
         );
       })}
     </div>
+  );
+}
+
+type MatterSelectProps = {
+  matters: Matter[];
+  value: string;
+  onChange: (matterId: string) => void;
+  testId: string;
+};
+
+/** Which matter an evidence template retrieves its sources from. */
+export function EvidenceMatterSelect({ matters, value, onChange, testId }: MatterSelectProps) {
+  const { t } = useTranslation();
+  return (
+    <label className="field">
+      <span className="field-label">{t("templates.evidenceFrom")}</span>
+      <select data-testid={testId} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">{t("templates.noEvidence")}</option>
+        {matters.map((m) => (
+          <option key={m.id} value={m.id}>
+            {m.name}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
