@@ -365,12 +365,19 @@ async fn cancelling_keeps_the_partial_file_for_later() {
         .download(&spec(addr, "stall", &dest), &cancel, &on_event)
         .await
         .unwrap_err();
-    assert!(matches!(&err, ModelsError::Cancelled { downloaded, .. } if *downloaded == 64 << 10), "{err}");
+    // The cancel can land before the whole 64 KiB burst has arrived (it comes in several
+    // reads): what matters is that every byte received is kept and resumed from.
+    let kept = match &err {
+        ModelsError::Cancelled { downloaded, .. } => *downloaded,
+        other => panic!("expected a cancellation, got {other}"),
+    };
+    assert!(kept > 0 && kept <= 64 << 10, "{err}");
+    assert_eq!(std::fs::metadata(part_path(&dest)).unwrap().len(), kept, "the partial file holds what was reported");
     let out = Downloader::new(fast())
         .unwrap()
         .download(&spec(addr, "stall", &dest), &CancelToken::new(), &|_| {})
         .await
         .unwrap();
-    assert_eq!(out.resumed_from, 64 << 10);
+    assert_eq!(out.resumed_from, kept);
     assert_eq!(out.sha256, server.sha);
 }
