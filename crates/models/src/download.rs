@@ -267,6 +267,15 @@ impl Downloader {
         let attempts = AtomicU32::new(0);
         let probe = self.retrying(&spec.url, &attempts, on_event, || self.probe(spec)).await?;
         let (expected, checksum_source) = match (&spec.sha256, &probe.sha256) {
+            // The hub's digest is that of the file it will send: a different pin cannot match,
+            // so say so before fetching gigabytes only to delete them.
+            (Some(given), Some(server)) if !given.eq_ignore_ascii_case(server) => {
+                return Err(ModelsError::NotAsPinned {
+                    file: display_name(spec),
+                    pinned: given.clone(),
+                    server: server.clone(),
+                });
+            }
             (Some(given), _) => (given.clone(), ChecksumSource::Given),
             (None, Some(server)) => (server.clone(), ChecksumSource::Server),
             (None, None) => return Err(ModelsError::NoChecksum { url: spec.url.clone() }),
@@ -305,7 +314,7 @@ impl Downloader {
             .await?;
 
         on_event(DownloadEvent::Verifying);
-        let file_name = spec.dest.file_name().map_or_else(|| spec.url.clone(), |n| n.to_string_lossy().into_owned());
+        let file_name = display_name(spec);
         let (actual, size, resumed_from) = {
             let mut st = state.lock().expect("transfer state");
             let hasher = std::mem::take(&mut st.hasher);
@@ -575,6 +584,11 @@ impl Downloader {
         }
         Ok(())
     }
+}
+
+/// The file a message names: the destination's file name, else the URL.
+fn display_name(spec: &DownloadSpec) -> String {
+    spec.dest.file_name().map_or_else(|| spec.url.clone(), |n| n.to_string_lossy().into_owned())
 }
 
 fn progress(downloaded: u64, total: Option<u64>, bytes_per_sec: f64) -> DownloadProgress {

@@ -72,6 +72,21 @@ pub enum ModelsError {
         /// Actual digest.
         actual: String,
     },
+    /// The server says its file has another SHA-256 than the one pinned (catalog or
+    /// `--sha256`): the repository changed since. Nothing was downloaded.
+    #[error(
+        "{file}: the server's file has sha256 {server}, not the pinned {pinned} — the repository changed since it \
+         was pinned; nothing was downloaded (update LexDesk's catalog, or pass --sha256 {server} if you trust this \
+         source)"
+    )]
+    NotAsPinned {
+        /// The file name.
+        file: String,
+        /// The pinned digest.
+        pinned: String,
+        /// The server's digest (`X-Linked-Etag`).
+        server: String,
+    },
     /// The finished file does not have the expected size; it was deleted.
     #[error(
         "{file}: size mismatch (expected {expected} bytes, got {actual}); the file was deleted — download it again"
@@ -159,6 +174,7 @@ impl ErrorCode for ModelsError {
             Self::Network { .. } => "DOWNLOAD_NETWORK",
             Self::Timeout { .. } => "DOWNLOAD_TIMEOUT",
             Self::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
+            Self::NotAsPinned { .. } => "CHECKSUM_NOT_AS_PINNED",
             Self::SizeMismatch { .. } => "SIZE_MISMATCH",
             Self::NoChecksum { .. } => "NO_CHECKSUM",
             Self::InsufficientDisk { .. } => "INSUFFICIENT_DISK",

@@ -272,11 +272,23 @@ async fn a_wrong_checksum_deletes_the_file_and_says_so() {
     assert!(err.to_string().contains("deleted"));
     assert!(!dest.exists() && !part_path(&dest).exists(), "nothing unverified is left behind");
 
-    // A checksum given by the caller wins over the server's, and is checked the same way.
+    // A pinned checksum the server's disagrees with: refused before a byte is fetched.
+    let gets = server.gets.load(Ordering::SeqCst);
     let mut s = spec(addr, "ok", &dest);
     s.sha256 = Some("0".repeat(64));
     let err = Downloader::new(fast()).unwrap().download(&s, &CancelToken::new(), &|_| {}).await.unwrap_err();
+    assert_eq!(err.code(), "CHECKSUM_NOT_AS_PINNED");
+    assert!(err.to_string().contains(&server.sha) && err.to_string().contains("nothing was downloaded"), "{err}");
+    assert_eq!(server.gets.load(Ordering::SeqCst), gets, "no transfer started");
+    assert!(!dest.exists() && !part_path(&dest).exists());
+    // A pinned checksum with a server that gives none is checked on the bytes.
+    let mut s = spec(addr, "no-etag", &dest);
+    s.sha256 = Some("0".repeat(64));
+    let err = Downloader::new(fast()).unwrap().download(&s, &CancelToken::new(), &|_| {}).await.unwrap_err();
     assert_eq!(err.code(), "CHECKSUM_MISMATCH");
+    assert!(!dest.exists() && !part_path(&dest).exists(), "nothing unverified is left behind");
+    // The pin that agrees with the server's is the one checked.
+    let mut s = spec(addr, "ok", &dest);
     s.sha256 = Some(server.sha.clone());
     let ok = Downloader::new(fast()).unwrap().download(&s, &CancelToken::new(), &|_| {}).await.unwrap();
     assert_eq!(ok.checksum_source, ChecksumSource::Given);
