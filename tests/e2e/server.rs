@@ -357,6 +357,23 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
             !cites.is_empty() && cites.iter().all(|c| c["verified"] == true && c["doc"] == "nda-0003.txt"),
             "{answer}"
         );
+        // `top_k` bounds the evidence: one passage retrieved, at most one cited.
+        let one: Value = server
+            .post(
+                &http,
+                &format!("/v1/matters/{matter_id}/ask"),
+                &client_key,
+                &json!({"question": question, "mode": "extractive", "top_k": 1}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (one["abstained"].as_bool(), one["citations"].as_array().map(Vec::len)),
+            (Some(false), Some(1)),
+            "{one}"
+        );
         let r = server
             .post(
                 &http,

@@ -337,7 +337,7 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
     block_on(async {
         let summary = desk.ingest(&matter.id, vec![nda], &CancelToken::new(), |_| {}).await.unwrap();
         assert_eq!(summary.indexed, 1);
-        let source = EvidenceSource { matter_id: matter.id.clone(), doc: None, top_k: Some(3) };
+        let source = EvidenceSource { matter_id: matter.id.clone(), doc: None, top_k: Some(3), search_mode: None };
 
         // Render with the token count on the real model.
         let view = desk

@@ -183,6 +183,15 @@ export type AskParams = {
 	template?: string | null,
 	/**  Values for the template's other variables (its defaults otherwise). */
 	template_inputs?: { [key in string]: string } | null,
+	/**
+	 *  Passages retrieved as evidence (default 6, at most 50; fewer reach the prompt when the
+	 *  context is short).
+	 */
+	top_k?: number | null,
+	/**  Retrieval: hybrid (default), vector or text (text needs no embedding model). */
+	search_mode?: SearchMode | null,
+	/**  Tokens reserved for the answer (default: the template's, else the setting). */
+	max_tokens?: number | null,
 };
 
 /**  An answered question: the turn as saved, and its session. */
@@ -614,6 +623,8 @@ export type EvidenceSource = {
 	doc: string | null,
 	/**  Passages retrieved (default 6). */
 	top_k: number | null,
+	/**  Retrieval: hybrid (default), vector or text. */
+	search_mode?: SearchMode | null,
 };
 
 /**  Session export formats. */

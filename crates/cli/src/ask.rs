@@ -1,21 +1,20 @@
-//! `ask`: a grounded answer over one matter, streamed, with checked citations.
+//! `ask`: a grounded answer over one matter, streamed, with checked citations — and `chat
+//! --matter`, the same as a saved conversation. Both go through the desk (`lexdesk-desk`), as the
+//! desktop app and the server do, so local and remote engines answer alike.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::Sampling;
+use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::SearchMode;
-use lexdesk_engine::ChatModel;
-use lexdesk_service::answer::{Answer, AnswerMode, AskEvent, AskOptions, AskRequest, ask};
-use lexdesk_service::matters::now_ms;
-use lexdesk_service::search::Searcher;
-use lexdesk_service::sessions::{SessionTurn, Sessions};
+use lexdesk_desk::{AnswerProgress, AskParams};
+use lexdesk_service::answer::{Answer, AnswerMode};
+use lexdesk_service::sessions::Sessions;
 
-use crate::Ctx;
-use crate::library::{embedder, matters, open_reader, stored_dimensions};
+use crate::library::matters;
 use crate::output::{Out, Prompter, json};
+use crate::{Ctx, from_desk};
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -58,68 +57,44 @@ pub struct AskArgs {
 
 pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result<u8> {
     let matter = matters(ctx).find(&args.matter)?;
-    // The template's errors come before any model loads.
-    let shaped = match &args.template {
-        Some(name) => {
-            let template = crate::templates::library(ctx).get(name)?.template;
-            Some(template.answer_instructions(&args.question, &crate::templates::inputs(&args.vars)?)?)
-        }
+    let template_inputs = match &args.template {
+        Some(_) => Some(crate::templates::inputs(&args.vars)?),
         None if !args.vars.is_empty() => {
             return Err(crate::templates::UsageError("--var needs --template".into()).into());
         }
         None => None,
     };
-    let needs_vectors = args.search_mode != SearchMode::Text;
-    let embedder = if needs_vectors { Some(embedder(ctx, args.embed_model.as_deref()).await?) } else { None };
-    let dims = match (&embedder, stored_dimensions(&matter).await?) {
-        (Some(e), _) => e.dimensions(),
-        (None, Some(d)) => d,
-        (None, None) => 1,
-    };
-    let store = open_reader(&matter, dims).await?;
-    let searcher = Searcher::new(&store, embedder.as_ref()).await?;
-    let generator: Option<ChatModel> = match args.mode {
-        AnswerMode::Generate => Some(ctx.chat_model(args.model.as_deref()).await?),
-        AnswerMode::Extractive => None,
-    };
-    let defaults = AskOptions::default();
-    let options = AskOptions {
-        mode: args.mode,
-        search_mode: args.search_mode,
-        evidence: args.top_k.max(1),
-        max_answer_tokens: args
-            .max_tokens
-            .or(shaped.as_ref().map(|s| s.parameters.max_tokens))
-            .unwrap_or(defaults.max_answer_tokens)
-            .max(16),
-        sampling: match &shaped {
-            Some(s) => Sampling { repeat_penalty: defaults.sampling.repeat_penalty, ..s.parameters.sampling() },
-            None => defaults.sampling.clone(),
-        },
-        instructions: shaped.map(|s| s.text),
-        ..defaults
-    };
-    let request = AskRequest {
+    let desk = ctx.desk(args.model.as_deref(), args.embed_model.as_deref())?;
+    let params = AskParams {
         question: args.question.clone(),
         doc: args.doc.clone(),
-        history: Vec::new(),
-        ..AskRequest::default()
+        mode: Some(args.mode),
+        template: args.template.clone(),
+        template_inputs,
+        top_k: Some(u32::try_from(args.top_k).unwrap_or(u32::MAX)),
+        search_mode: Some(args.search_mode),
+        max_tokens: args.max_tokens,
+        ..AskParams::default()
     };
     let stream = !args.json;
-    let mut on_event = |event: AskEvent<'_>| {
-        if let (true, AskEvent::Token(t)) = (stream, event) {
-            let mut stdout = std::io::stdout().lock();
-            write!(stdout, "{t}").ok();
-            stdout.flush().ok();
+    let mut on_progress = |event: AnswerProgress<'_>| {
+        if let (true, AnswerProgress::Token(t)) = (stream, event) {
+            print_token(t);
         }
     };
-    let answer = ask(&searcher, generator.as_ref(), &request, &options, &mut on_event).await?;
+    let turn = desk.answer(&matter.id, &params, CancelToken::new(), &mut on_progress).await.map_err(from_desk)?;
     if args.json {
-        json(out, &answer)?;
+        json(out, &turn.answer)?;
     } else {
-        print_answer(out, &answer, args.mode == AnswerMode::Generate)?;
+        print_answer(out, &turn.answer, args.mode == AnswerMode::Generate)?;
     }
     Ok(0)
+}
+
+fn print_token(t: &str) {
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{t}").ok();
+    stdout.flush().ok();
 }
 
 /// The answer for a terminal: (the streamed text is already there in generate mode) the
@@ -202,68 +177,44 @@ pub async fn chat_matter(
     args: &GroundedChatArgs,
 ) -> anyhow::Result<u8> {
     let matter = matters(ctx).find(args.matter.as_deref().unwrap_or_default())?;
-    let sessions = Sessions::new(&matter.dir);
-    let mut session = match &args.session {
-        Some(id) => sessions.load(id)?,
-        None => sessions.create("")?,
-    };
-    let embedder = embedder(ctx, args.embed_model.as_deref()).await?;
-    let store = open_reader(&matter, embedder.dimensions()).await?;
-    let searcher = Searcher::new(&store, Some(&embedder)).await?;
-    let (generator, model_name) = match args.mode {
-        AnswerMode::Generate => {
-            let m = ctx.chat_model(model).await?;
-            let name = m.info().metadata.path.file_name().map(|f| f.to_string_lossy().into_owned());
-            (Some(m), name)
+    let desk = ctx.desk(model, args.embed_model.as_deref())?;
+    let mut session_id = None;
+    match &args.session {
+        Some(id) => {
+            let session = desk.session(&matter.id, id).map_err(from_desk)?;
+            eprintln!(
+                "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",
+                matter.name,
+                session.id,
+                session.turns.len()
+            );
+            session_id = Some(session.id);
         }
-        AnswerMode::Extractive => (None, None),
-    };
-    let defaults = AskOptions::default();
-    let options = AskOptions {
-        mode: args.mode,
-        evidence: args.passages.max(1),
-        max_answer_tokens: max_tokens.unwrap_or(defaults.max_answer_tokens).max(16),
-        ..defaults
-    };
-    eprintln!(
-        "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",
-        matter.name,
-        session.id,
-        session.turns.len()
-    );
+        None => eprintln!("LexDesk — matter “{}”, a new chat session. /quit or Ctrl-D ends.", matter.name),
+    }
     let mut prompter = Prompter::new();
     while let Some(question) = prompter.next(out)? {
-        let question = question.as_str();
-        let request = AskRequest {
-            question: question.to_string(),
+        let params = AskParams {
+            question: question.clone(),
+            session_id: session_id.clone(),
             doc: args.doc.clone(),
-            history: session.history(),
-            ..AskRequest::default()
+            mode: Some(args.mode),
+            top_k: Some(u32::try_from(args.passages).unwrap_or(u32::MAX)),
+            max_tokens,
+            ..AskParams::default()
         };
-        let mut on_event = |event: AskEvent<'_>| {
-            if let AskEvent::Token(t) = event {
-                let mut stdout = std::io::stdout().lock();
-                write!(stdout, "{t}").ok();
-                stdout.flush().ok();
+        let mut on_progress = |event: AnswerProgress<'_>| {
+            if let AnswerProgress::Token(t) = event {
+                print_token(t);
             }
         };
-        let answer = ask(&searcher, generator.as_ref(), &request, &options, &mut on_event).await?;
-        print_answer(out, &answer, args.mode == AnswerMode::Generate)?;
-        let prompt = answer.prompt.clone();
-        session.push(SessionTurn {
-            question: question.to_string(),
-            answer,
-            model: model_name.clone(),
-            template: None,
-            asked_at_ms: now_ms(),
-            prompt,
-        });
-        sessions.save(&session)?;
+        let result = desk.ask(&matter.id, params, CancelToken::new(), &mut on_progress).await.map_err(from_desk)?;
+        print_answer(out, &result.turn.answer, args.mode == AnswerMode::Generate)?;
+        session_id = Some(result.session.id);
     }
-    eprintln!(
-        "Saved as chat session {} — lexdesk session export --matter “{}” {}",
-        session.id, matter.name, session.id
-    );
+    if let Some(id) = session_id {
+        eprintln!("Saved as chat session {id} — lexdesk session export --matter “{}” {id}", matter.name);
+    }
     Ok(0)
 }
 

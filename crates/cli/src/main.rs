@@ -253,6 +253,25 @@ pub(crate) mod exit {
     pub const CANCELLED: u8 = 130;
 }
 
+/// A desk error as the error it wraps, so that exit codes and error codes are those of the
+/// core (the desk keeps its sources' codes; this keeps their types for [`exit_code`]).
+fn from_desk(e: lexdesk_desk::DeskError) -> anyhow::Error {
+    use lexdesk_desk::DeskError as D;
+    match e {
+        D::Config(e) => e.into(),
+        D::Matter(e) => e.into(),
+        D::Session(e) => e.into(),
+        D::Store(e) => e.into(),
+        D::Engine(e) => e.into(),
+        D::Ingest(e) => e.into(),
+        D::Search(e) => e.into(),
+        D::Ask(e) => e.into(),
+        D::Models(e) => e.into(),
+        D::Template(e) => e.into(),
+        other => other.into(),
+    }
+}
+
 fn exit_code(e: &anyhow::Error) -> u8 {
     use lexdesk_service::answer::AskError;
     use lexdesk_templates::TemplateError;
@@ -395,6 +414,26 @@ impl Ctx {
     fn model_path(&self, kind: &'static str, flag: Option<&str>) -> anyhow::Result<PathBuf> {
         let name = flag.unwrap_or(if kind == "chat" { &self.config.models.chat } else { &self.config.models.embed });
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
+    }
+
+    /// The application handle over this home, as the desktop app and the server use it, with
+    /// this command's settings. A model named on the command line replaces the configured one
+    /// for its role, and with it a remote engine configured for that role.
+    fn desk(&self, chat: Option<&str>, embed: Option<&str>) -> anyhow::Result<lexdesk_desk::Desk> {
+        let mut config = self.config.clone();
+        if let Some(c) = chat {
+            c.clone_into(&mut config.models.chat);
+            config.remote.chat = None;
+        }
+        if let Some(e) = embed {
+            e.clone_into(&mut config.models.embed);
+            config.remote.embed = None;
+        }
+        let options = lexdesk_desk::DeskOptions {
+            home: Some(self.home.root().to_path_buf()),
+            worker_program: std::env::current_exe().context("cannot find the lexdesk executable")?,
+        };
+        Ok(lexdesk_desk::Desk::open(options).map_err(from_desk)?.with_config(config))
     }
 
     async fn chat_model(&self, flag: Option<&str>) -> anyhow::Result<ChatModel> {

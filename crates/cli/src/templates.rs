@@ -3,27 +3,22 @@
 //! comparison on the local chat model over the same inputs and the same frozen evidence, and the
 //! comparison history (`history list|show|diff|delete`). A thin adapter over `lexdesk-templates`.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::{FinishReason, GenerateRequest, GenerationStream, Generator, Prompt, RenderedPrompt};
+use lexdesk_core::ErrorCode;
+use lexdesk_core::generate::{CancelToken, FinishReason};
 use lexdesk_core::store::SearchMode;
-use lexdesk_core::{EngineError, ErrorCode};
-use lexdesk_engine::ChatModel;
-use lexdesk_service::search::{SearchRequest, Searcher};
+use lexdesk_desk::{CompareParams, CompareProgress, EvidenceSource, RenderParams, RenderView};
 use lexdesk_templates::{
-    Candidate, Comparison, ComparisonHistory, ComparisonRequest, EvidencePassage, Inputs, Library, Preview, Progress,
-    RenderedTemplate, RunResult, Source, StoredTemplate, Template, TemplateError, VariableKind, Warning, compare_with,
-    preview, unified_diff,
+    Comparison, ComparisonHistory, EvidencePassage, Inputs, Library, Preview, RenderedTemplate, RunResult, Source,
+    StoredTemplate, TemplateError, VariableKind, Warning, unified_diff,
 };
 use serde::Serialize;
 
-use crate::library::{embedder, matters, open_reader, stored_dimensions};
 use crate::output::{Out, json};
-use crate::{Ctx, exit};
+use crate::{Ctx, exit, from_desk};
 
 /// Exit code of a command line that parsed but does not fit (README.md, "Exit codes").
 pub const USAGE: u8 = 2;
@@ -289,11 +284,6 @@ pub(crate) fn inputs(flags: &VarFlags) -> anyhow::Result<Inputs> {
     Ok(inputs)
 }
 
-/// The inputs a template declares.
-fn own_inputs(template: &Template, inputs: &Inputs) -> Inputs {
-    inputs.iter().filter(|(k, _)| template.variable(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
 pub(crate) fn library(ctx: &Ctx) -> Library {
     Library::new(ctx.home.root().join("templates"))
 }
@@ -517,64 +507,35 @@ fn show(out: &mut Out, stored: &StoredTemplate) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Retrieve the evidence for `query` from the matter, numbered `S1…` in rank order; pages only
-/// for paged documents (PDFs), headings without the document title that heads them.
-async fn retrieve(ctx: &Ctx, flags: &EvidenceFlags, matter: &str, query: &str) -> anyhow::Result<Vec<EvidencePassage>> {
-    let matter = matters(ctx).find(matter)?;
-    let needs_vectors = flags.search_mode != SearchMode::Text;
-    let embedder = if needs_vectors { Some(embedder(ctx, flags.embed_model.as_deref()).await?) } else { None };
-    let dims = match (&embedder, stored_dimensions(&matter).await?) {
-        (Some(e), _) => e.dimensions(),
-        (None, Some(d)) => d,
-        (None, None) => 1,
-    };
-    let store = open_reader(&matter, dims).await?;
-    let searcher = Searcher::new(&store, embedder.as_ref()).await?;
-    let hits = searcher
-        .search(&SearchRequest {
-            query: query.to_owned(),
-            mode: flags.search_mode,
-            top_k: flags.top_k.max(1),
-            doc: flags.doc.clone(),
-            vector_weight: None,
+impl EvidenceFlags {
+    /// The desk's evidence source, when a matter is given.
+    fn source(&self) -> Option<EvidenceSource> {
+        self.matter.as_ref().map(|m| EvidenceSource {
+            matter_id: m.clone(),
+            doc: self.doc.clone(),
+            top_k: Some(u32::try_from(self.top_k).unwrap_or(u32::MAX)),
+            search_mode: Some(self.search_mode),
         })
-        .await?;
-    Ok(lexdesk_desk::evidence_passages(&hits, |doc_id| searcher.document(doc_id).is_some_and(|d| d.format == "pdf")))
-}
-
-/// The frozen evidence for `template` (one evidence template's query), or none.
-async fn evidence_for(
-    ctx: &Ctx,
-    flags: &EvidenceFlags,
-    template: &Template,
-    inputs: &Inputs,
-) -> anyhow::Result<(Option<String>, Vec<EvidencePassage>)> {
-    let query = template.evidence_query(&own_inputs(template, inputs))?;
-    let Some(matter) = &flags.matter else { return Ok((query, Vec::new())) };
-    let Some(q) = query.as_deref() else { return Ok((None, Vec::new())) };
-    let evidence = retrieve(ctx, flags, matter, q).await?;
-    eprintln!("retrieved {} passages from `{matter}` for “{q}”", evidence.len());
-    Ok((query, evidence))
+    }
 }
 
 async fn render(ctx: &Ctx, lib: &Library, out: &mut Out, args: &RenderArgs) -> anyhow::Result<u8> {
     let template = lib.get(&args.name)?.template;
-    let inputs = inputs(&args.vars)?;
-    let (query, evidence) = if template.evidence {
-        evidence_for(ctx, &args.evidence, &template, &inputs).await?
-    } else {
-        if args.evidence.matter.is_some() {
-            eprintln!("note: `{}` does not run over evidence; --matter is ignored", template.name);
-        }
-        (None, Vec::new())
+    if !template.evidence && args.evidence.matter.is_some() {
+        eprintln!("note: `{}` does not run over evidence; --matter is ignored", template.name);
+    }
+    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
+    let params = RenderParams {
+        name: args.name.clone(),
+        inputs: inputs(&args.vars)?,
+        evidence: args.evidence.source(),
+        preview: args.preview,
     };
-    let rendered = template.render(&inputs, &evidence)?;
-    let preview = if args.preview {
-        let model = ctx.chat_model(args.model.as_deref()).await?;
-        Some(preview(&model, &rendered).await?)
-    } else {
-        None
-    };
+    let RenderView { rendered, evidence_query: query, evidence, preview } =
+        desk.render_template(&params).await.map_err(from_desk)?;
+    if let (Some(m), Some(q)) = (&args.evidence.matter, &query) {
+        eprintln!("retrieved {} passages from `{m}` for “{q}”", evidence.len());
+    }
     if args.json {
         #[derive(Serialize)]
         struct RenderJson<'a> {
@@ -625,101 +586,75 @@ fn preview_line(p: &Preview) -> String {
 }
 
 async fn compare(ctx: &Ctx, lib: &Library, out: &mut Out, args: &CompareArgs) -> anyhow::Result<u8> {
-    let mut candidates = Vec::with_capacity(args.names.len());
-    for name in &args.names {
-        let mut template = lib.get(name)?.template;
-        if let Some(n) = args.max_tokens {
-            template.parameters.max_tokens = n;
-        }
-        candidates.push(Candidate::new(template));
-    }
     let inputs = inputs(&args.vars)?;
-    let declared: BTreeSet<&str> =
-        candidates.iter().flat_map(|c| c.template.variables.iter().map(|v| v.name.as_str())).collect();
-    if let Some(unknown) = inputs.keys().find(|k| !declared.contains(k.as_str())) {
-        return Err(TemplateError::UnknownInput {
-            variable: unknown.clone(),
-            declared: declared.iter().map(|s| (*s).to_owned()).collect(),
-        }
-        .into());
+    let mut templates = Vec::with_capacity(args.names.len());
+    for name in &args.names {
+        templates.push(lib.get(name)?.template);
     }
-
-    // The evidence is retrieved once, before any run, and frozen: every evidence template sees
-    // the same passages.
-    let mut evidence = Vec::new();
-    if let Some(first) = candidates.iter().map(|c| &c.template).find(|t| t.evidence) {
-        let (query, found) = evidence_for(ctx, &args.evidence, first, &inputs).await?;
-        evidence = found;
-        for t in candidates.iter().map(|c| &c.template).filter(|t| t.evidence) {
-            let own = t.evidence_query(&own_inputs(t, &inputs))?;
-            if own != query && !evidence.is_empty() {
-                eprintln!("note: `{}` sees the evidence retrieved for `{}`", t.name, first.name);
+    // The evidence is retrieved once, for the first evidence template, and frozen: say so when
+    // another one would have asked for something else.
+    match templates.iter().find(|t| t.evidence) {
+        Some(first) if args.evidence.matter.is_some() => {
+            let query = first.evidence_query(&first.own_inputs(&inputs))?;
+            for t in templates.iter().filter(|t| t.evidence) {
+                if t.evidence_query(&t.own_inputs(&inputs))? != query {
+                    eprintln!("note: `{}` sees the evidence retrieved for `{}`", t.name, first.name);
+                }
             }
         }
-    } else if args.evidence.matter.is_some() {
-        eprintln!("note: none of these templates runs over evidence; --matter is ignored");
+        None if args.evidence.matter.is_some() => {
+            eprintln!("note: none of these templates runs over evidence; --matter is ignored");
+        }
+        _ => {}
     }
-    // Input errors surface before the model is loaded.
-    for c in &candidates {
-        let t = &c.template;
-        t.render(&own_inputs(t, &inputs), if t.evidence { evidence.as_slice() } else { &[] })?;
-    }
-
-    let model = ctx.chat_model(args.model.as_deref()).await?;
-    let model_name = model.info().metadata.path.file_name().map(|f| f.to_string_lossy().into_owned());
-    let request = ComparisonRequest {
+    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
+    let params = CompareParams {
         title: args.title.clone(),
-        candidates,
+        templates: args.names.clone(),
         inputs,
-        evidence,
-        expected_keywords: args.keywords.clone(),
-        model: model_name,
+        keywords: args.keywords.clone(),
+        evidence: args.evidence.source(),
         seed: args.seed,
+        max_tokens: args.max_tokens,
     };
-    let comparison = compare_with(&Fresh(&model), &request, |p| match p {
-        Progress::Started { index, total, label } => eprintln!("[{}/{total}] {label}…", index + 1),
-        Progress::Finished { index, total, run } => match &run.error {
-            Some(e) => eprintln!("[{}/{total}] {}: error[{}]: {}", index + 1, run.label, e.code, e.message),
+    // Ctrl-C stops the running generation; the runs left are recorded as cancelled.
+    let cancel = CancelToken::new();
+    let on_ctrl_c = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping…");
+            on_ctrl_c.cancel();
+        }
+    });
+    let matter = args.evidence.matter.clone().unwrap_or_default();
+    let mut runs = 0;
+    let mut on_progress = |p: CompareProgress| match p {
+        CompareProgress::Evidence { query, passages } => {
+            eprintln!("retrieved {} passages from `{matter}` for “{query}”", passages.len());
+        }
+        CompareProgress::Started { index, total, label } => {
+            runs = total;
+            eprintln!("[{}/{total}] {label}…", index + 1);
+        }
+        CompareProgress::Text { .. } => {}
+        CompareProgress::Finished { index, run } => match &run.error {
+            Some(e) => eprintln!("[{}/{runs}] {}: error[{}]: {}", index + 1, run.label, e.code, e.message),
             None => eprintln!(
-                "[{}/{total}] {}: {} tokens in {:.0} ms",
+                "[{}/{runs}] {}: {} tokens in {:.0} ms",
                 index + 1,
                 run.label,
                 run.completion_tokens,
                 run.latency_ms
             ),
         },
-    })
-    .await?;
-    let path = history(ctx).save(&comparison)?;
+    };
+    let comparison = desk.compare_templates(&params, &cancel, &mut on_progress).await;
+    ctrl_c.abort();
+    let comparison = comparison.map_err(from_desk)?;
     emit(out, &export(&comparison, args.format)?, args.file.as_deref())?;
-    eprintln!(
-        "saved as comparison {} ({}): lexdesk templates history show {}",
-        comparison.id,
-        path.display(),
-        comparison.id
-    );
+    eprintln!("saved as comparison {}: lexdesk templates history show {}", comparison.id, comparison.id);
     let all_failed = comparison.runs.iter().all(|r| r.error.is_some());
     Ok(if all_failed { exit::INFERENCE } else { 0 })
-}
-
-/// The chat model with an empty prompt cache for every run: each template's latency and time to
-/// first token are measured alike (no run reuses the prompt prefix of the one before), and a
-/// template run twice with a seed gives the same output.
-struct Fresh<'a>(&'a ChatModel);
-
-impl Generator for Fresh<'_> {
-    fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, EngineError> {
-        self.0.clear_cache()?;
-        self.0.generate(request)
-    }
-
-    async fn render(&self, prompt: &Prompt) -> Result<RenderedPrompt, EngineError> {
-        self.0.render(prompt).await
-    }
-
-    fn context_length(&self) -> u32 {
-        self.0.context_length()
-    }
 }
 
 /// Print `text`, or write it to `file`.

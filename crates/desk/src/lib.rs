@@ -23,7 +23,7 @@ use lexdesk_core::config::{self, Config, Home};
 use lexdesk_core::embed::Embedder;
 use lexdesk_core::generate::{CancelToken, Generator, Sampling};
 use lexdesk_core::model::LoadOptions;
-use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus};
+use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus, SearchMode};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
 use lexdesk_ingest::extract::ExtractConfig;
 use lexdesk_ingest::pdf::WorkerConfig;
@@ -49,6 +49,9 @@ pub use types::{
 
 /// The name of the matter the first run fills with the sample documents.
 pub const DEMO_MATTER: &str = "Demo";
+
+/// The most passages a question may retrieve as evidence ([`AskParams::top_k`]).
+pub const MAX_TOP_K: u32 = 50;
 
 /// How to start a [`Desk`].
 #[derive(Debug, Clone)]
@@ -504,6 +507,36 @@ impl Desk {
             Some(id) => sessions.load(id)?,
             None => sessions.create("")?,
         };
+        let turn = self.answer_turn(&matter, &params, session.history(), cancel, on_progress).await?;
+        session.push(turn.clone());
+        sessions.save(&session)?;
+        Ok(AskResult { session: SessionSummary::of(&session), turn })
+    }
+
+    /// [`Desk::ask`] without a chat session: a one-off answer (the CLI's `ask`), nothing saved;
+    /// `session_id` is ignored.
+    ///
+    /// # Errors
+    /// As [`Desk::ask`].
+    pub async fn answer(
+        &self,
+        matter_id: &str,
+        params: &AskParams,
+        cancel: CancelToken,
+        on_progress: &mut (dyn FnMut(AnswerProgress<'_>) + Send),
+    ) -> Result<SessionTurn, DeskError> {
+        let matter = self.matter(matter_id)?;
+        self.answer_turn(&matter, params, Vec::new(), cancel, on_progress).await
+    }
+
+    async fn answer_turn(
+        &self,
+        matter: &Matter,
+        params: &AskParams,
+        history: Vec<lexdesk_service::answer::Turn>,
+        cancel: CancelToken,
+        on_progress: &mut (dyn FnMut(AnswerProgress<'_>) + Send),
+    ) -> Result<SessionTurn, DeskError> {
         if params.question.trim().is_empty() {
             return Err(DeskError::EmptyQuestion);
         }
@@ -516,10 +549,19 @@ impl Desk {
             }
             None => None,
         };
-        let embedder = self.embedding_model().await?;
+        let search_mode = params.search_mode.unwrap_or_default();
+        // Full-text retrieval needs no embedding model; the store keeps its own dimensions.
+        let embedder = match search_mode {
+            SearchMode::Text => None,
+            _ => Some(self.embedding_model().await?),
+        };
+        let dims = match &embedder {
+            Some(e) => e.dimensions(),
+            None => LanceStore::stored_dimensions(&matter.store_dir()).await?.unwrap_or(1),
+        };
         // A matter without documents yet still answers (it abstains): an empty store opens.
-        let store = LanceStore::open(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
-        let searcher = Searcher::new(&store, Some(&embedder)).await?;
+        let store = LanceStore::open(&matter.store_dir(), dims, StoreOptions::default()).await?;
+        let searcher = Searcher::new(&store, embedder.as_ref()).await?;
         let mode = params.mode.unwrap_or_default();
         let generator = match mode {
             AnswerMode::Generate => Some(self.chat_model().await?),
@@ -527,10 +569,10 @@ impl Desk {
         };
         let model_name = generator.as_ref().map(ChatEngine::name);
         let config = self.config();
-        // The answer length is the setting (Models & settings, `[generation] max_tokens`).
         let defaults = AskOptions::default();
-        // The answer length is the template's, else the setting; sampling the template's (with the
-        // default's guard against loops).
+        // The answer length is the caller's, else the template's, else the setting (Models &
+        // settings, `[generation] max_tokens`); sampling the template's (with the default's guard
+        // against loops).
         let (answer_tokens, sampling) = match &shaped {
             Some(s) => (
                 s.parameters.max_tokens,
@@ -540,37 +582,34 @@ impl Desk {
         };
         let options = AskOptions {
             mode,
+            search_mode,
+            evidence: params.top_k.map_or(defaults.evidence, |k| usize::try_from(k.clamp(1, MAX_TOP_K)).unwrap_or(1)),
             // At most half the model's context, so a small context still leaves room for evidence.
-            max_answer_tokens: answer_tokens
-                .clamp(64, 8192)
-                .min(generator.as_ref().map_or(u32::MAX, |g| (g.context_length() / 2).max(64))),
+            max_answer_tokens: params
+                .max_tokens
+                .unwrap_or(answer_tokens)
+                .clamp(16, 8192)
+                .min(generator.as_ref().map_or(u32::MAX, |g| (g.context_length() / 2).max(16))),
             sampling,
             instructions: shaped.as_ref().map(|s| s.text.clone()),
             ..defaults
         };
-        let request = AskRequest {
-            question: params.question.trim().to_string(),
-            doc: params.doc.clone(),
-            history: session.history(),
-            cancel,
-        };
+        let request =
+            AskRequest { question: params.question.trim().to_string(), doc: params.doc.clone(), history, cancel };
         let mut forward = |event: AskEvent<'_>| match event {
             AskEvent::Retrieved(s) => on_progress(AnswerProgress::Retrieved(s)),
             AskEvent::Token(t) => on_progress(AnswerProgress::Token(t)),
         };
         let answer = ask(&searcher, generator.as_ref(), &request, &options, &mut forward).await?;
         let prompt = answer.prompt.clone();
-        let turn = SessionTurn {
+        Ok(SessionTurn {
             question: request.question,
             answer,
             model: model_name,
             template: shaped.map(|s| s.template),
             asked_at_ms: now_ms(),
             prompt,
-        };
-        session.push(turn.clone());
-        sessions.save(&session)?;
-        Ok(AskResult { session: SessionSummary::of(&session), turn })
+        })
     }
 
     /// A matter's chat sessions, newest first.

@@ -4,7 +4,6 @@
 //! the comparison history and diffs. A thin layer over `lexdesk-templates`: the desk adds the
 //! chat model, evidence retrieved from a matter, and cancellation.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,8 +15,8 @@ use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_service::search::{SearchHit, SearchRequest};
 use lexdesk_templates::{
     Candidate, Comparison, ComparisonHistory, ComparisonRequest, ComparisonSummary, DiffLine, EvidencePassage, Inputs,
-    Library, Listing, Preview, Progress, RenderedTemplate, RunResult, StoredTemplate, Template, TemplateError, Warning,
-    compare_with, diff_lines, preview,
+    Library, Listing, Preview, Progress, RenderedTemplate, RunResult, StoredTemplate, Template, Warning, compare_with,
+    diff_lines, preview,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +58,9 @@ pub struct EvidenceSource {
     pub doc: Option<String>,
     /// Passages retrieved (default 6).
     pub top_k: Option<u32>,
+    /// Retrieval: hybrid (default), vector or text.
+    #[serde(default)]
+    pub search_mode: Option<SearchMode>,
 }
 
 /// What to render.
@@ -255,8 +257,8 @@ impl Desk {
                 &source.matter_id,
                 &SearchRequest {
                     query: query.to_owned(),
-                    mode: SearchMode::Hybrid,
-                    top_k: source.top_k.map_or(6, |k| k.clamp(1, 50) as usize),
+                    mode: source.search_mode.unwrap_or_default(),
+                    top_k: source.top_k.map_or(6, |k| k.clamp(1, crate::MAX_TOP_K) as usize),
                     doc: source.doc.clone(),
                     vector_weight: None,
                 },
@@ -277,7 +279,7 @@ impl Desk {
         if !template.evidence {
             return Ok((None, Vec::new()));
         }
-        let query = template.evidence_query(&own_inputs(template, inputs))?;
+        let query = template.evidence_query(&template.own_inputs(inputs))?;
         let (Some(source), Some(q)) = (source, query.as_deref()) else { return Ok((query, Vec::new())) };
         let passages = self.retrieve(source, q).await?;
         Ok((query, passages))
@@ -323,18 +325,7 @@ impl Desk {
             }
             candidates.push(Candidate::new(template));
         }
-        if candidates.is_empty() {
-            return Err(TemplateError::EmptyComparison.into());
-        }
-        let declared: BTreeSet<&str> =
-            candidates.iter().flat_map(|c| c.template.variables.iter().map(|v| v.name.as_str())).collect();
-        if let Some(unknown) = params.inputs.keys().find(|k| !declared.contains(k.as_str())) {
-            return Err(TemplateError::UnknownInput {
-                variable: unknown.clone(),
-                declared: declared.iter().map(|s| (*s).to_owned()).collect(),
-            }
-            .into());
-        }
+        lexdesk_templates::check_inputs(&candidates, &params.inputs)?;
         // Retrieved once and frozen: every evidence template sees the same passages.
         let mut evidence = Vec::new();
         if let Some(first) = candidates.iter().map(|c| &c.template).find(|t| t.evidence) {
@@ -345,11 +336,7 @@ impl Desk {
             evidence = found;
         }
         // Input errors surface before the model is loaded.
-        for c in &candidates {
-            let t = &c.template;
-            t.validate()?;
-            t.render(&own_inputs(t, &params.inputs), if t.evidence { evidence.as_slice() } else { &[] })?;
-        }
+        lexdesk_templates::prepare(&candidates, &params.inputs, &evidence)?;
         let engine = self.chat_model().await?;
         let request = ComparisonRequest {
             title: params.title.trim().to_owned(),
@@ -480,11 +467,6 @@ pub fn evidence_passages(hits: &[SearchHit], paged: impl Fn(&str) -> bool) -> Ve
 fn view(stored: StoredTemplate) -> Result<TemplateView, DeskError> {
     let warnings = stored.template.validate()?.iter().map(Notice::from).collect();
     Ok(TemplateView { stored, warnings })
-}
-
-/// The inputs a template declares.
-fn own_inputs(template: &Template, inputs: &Inputs) -> Inputs {
-    inputs.iter().filter(|(k, _)| template.variable(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn to_u32(n: usize) -> u32 {

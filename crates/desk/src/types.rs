@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use lexdesk_core::config::{Config, Home, model_search_path};
 use lexdesk_core::model::{GpuLayers, ModelKind};
-use lexdesk_core::store::{DocumentRecord, PageProvenance, PageRecord};
+use lexdesk_core::store::{DocumentRecord, PageProvenance, PageRecord, SearchMode};
 use lexdesk_service::answer::AnswerMode;
 use lexdesk_service::sessions::{ChatSession, SessionTurn};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,16 @@ pub struct AskParams {
     /// Values for the template's other variables (its defaults otherwise).
     #[serde(default)]
     pub template_inputs: Option<lexdesk_templates::Inputs>,
+    /// Passages retrieved as evidence (default 6, at most 50; fewer reach the prompt when the
+    /// context is short).
+    #[serde(default)]
+    pub top_k: Option<u32>,
+    /// Retrieval: hybrid (default), vector or text (text needs no embedding model).
+    #[serde(default)]
+    pub search_mode: Option<SearchMode>,
+    /// Tokens reserved for the answer (default: the template's, else the setting).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
 }
 
 /// An answered question: the turn as saved, and its session.

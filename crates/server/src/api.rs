@@ -225,6 +225,9 @@ pub(crate) async fn ask(
         mode: Some(mode),
         template: body.template,
         template_inputs: body.template_inputs,
+        top_k: body.top_k,
+        search_mode: None,
+        max_tokens: body.max_tokens,
     };
     let slot = match mode {
         AnswerMode::Generate => Some(state.slots.admit().await?),

@@ -476,6 +476,12 @@ pub struct AskIn {
     /// Values for the template's other variables.
     #[serde(default)]
     pub template_inputs: Option<std::collections::BTreeMap<String, String>>,
+    /// Passages retrieved as evidence (default 6, at most 50).
+    #[serde(default)]
+    pub top_k: Option<u32>,
+    /// Tokens reserved for the answer (default: the template's, else the server's setting).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
     /// Stream events: `retrieved`, `token`…, then `answer`.
     #[serde(default)]
     pub stream: bool,

@@ -171,6 +171,50 @@ pub async fn compare<G: Generator>(generator: &G, request: &ComparisonRequest) -
     compare_with(generator, request, |_| {}).await
 }
 
+/// Check a comparison's inputs before anything is retrieved or run: there is a candidate, and
+/// every input is declared by at least one of them (a value no template declares is a typo).
+///
+/// # Errors
+/// [`TemplateError::EmptyComparison`], [`TemplateError::UnknownInput`].
+pub fn check_inputs(candidates: &[Candidate], inputs: &Inputs) -> Result<(), TemplateError> {
+    if candidates.is_empty() {
+        return Err(TemplateError::EmptyComparison);
+    }
+    let declared: BTreeSet<&str> =
+        candidates.iter().flat_map(|c| c.template.variables.iter().map(|v| v.name.as_str())).collect();
+    match inputs.keys().find(|k| !declared.contains(k.as_str())) {
+        Some(unknown) => Err(TemplateError::UnknownInput {
+            variable: unknown.clone(),
+            declared: declared.iter().map(|s| (*s).to_owned()).collect(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Every candidate's prompt over its own inputs and, for evidence templates, the frozen
+/// evidence: [`check_inputs`], then each template validated and rendered, so that every input
+/// error surfaces before the first run (and before a front end loads the model).
+///
+/// # Errors
+/// Those of [`check_inputs`], a candidate's validation error, any render error
+/// ([`TemplateError::MissingVariable`], [`TemplateError::TypeMismatch`],
+/// [`TemplateError::MissingEvidence`], …).
+pub fn prepare(
+    candidates: &[Candidate],
+    inputs: &Inputs,
+    evidence: &[EvidencePassage],
+) -> Result<Vec<RenderedTemplate>, TemplateError> {
+    check_inputs(candidates, inputs)?;
+    candidates
+        .iter()
+        .map(|c| {
+            let t = &c.template;
+            t.validate()?;
+            t.render(&t.own_inputs(inputs), if t.evidence { evidence } else { &[] })
+        })
+        .collect()
+}
+
 /// Run every candidate over the same inputs and evidence, one after another, reporting
 /// progress. Every template is rendered before the first run, so input errors surface at once;
 /// a run that fails (the prompt too long, the model gone) is recorded with its error and the
@@ -185,31 +229,8 @@ pub async fn compare_with<G: Generator>(
     request: &ComparisonRequest,
     mut on_progress: impl FnMut(Progress<'_>),
 ) -> Result<Comparison, TemplateError> {
-    if request.candidates.is_empty() {
-        return Err(TemplateError::EmptyComparison);
-    }
-    let declared: BTreeSet<&str> =
-        request.candidates.iter().flat_map(|c| c.template.variables.iter().map(|v| v.name.as_str())).collect();
-    if let Some(unknown) = request.inputs.keys().find(|k| !declared.contains(k.as_str())) {
-        return Err(TemplateError::UnknownInput {
-            variable: unknown.clone(),
-            declared: declared.iter().map(|s| (*s).to_owned()).collect(),
-        });
-    }
+    let prepared = prepare(&request.candidates, &request.inputs, &request.evidence)?;
     let labels = unique_labels(&request.candidates);
-    let mut prepared = Vec::with_capacity(request.candidates.len());
-    for candidate in &request.candidates {
-        let t = &candidate.template;
-        let inputs: Inputs = request
-            .inputs
-            .iter()
-            .filter(|(k, _)| t.variable(k).is_some())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let evidence = if t.evidence { request.evidence.as_slice() } else { &[] };
-        t.validate()?;
-        prepared.push(t.render(&inputs, evidence)?);
-    }
 
     let keywords: Vec<String> =
         request.expected_keywords.iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();

@@ -317,6 +317,13 @@ impl Template {
     pub fn variable(&self, name: &str) -> Option<&Variable> {
         self.variables.iter().find(|v| v.name == name)
     }
+
+    /// The values of `inputs` this template declares (a comparison gives every template the
+    /// union of all their inputs; each renders over its own).
+    #[must_use]
+    pub fn own_inputs(&self, inputs: &crate::render::Inputs) -> crate::render::Inputs {
+        inputs.iter().filter(|(k, _)| self.variable(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
 }
 
 /// Parse without validating: syntax, version, fields and types only.

@@ -56,8 +56,8 @@ mod validate;
 pub use builtin::{BUILTINS, Builtin, builtin, builtins};
 pub use compare::utc as format_utc;
 pub use compare::{
-    COMPARISON_FORMAT, Candidate, Comparison, ComparisonRequest, KeywordScore, Progress, RunError, RunResult, compare,
-    compare_with, keyword_score,
+    COMPARISON_FORMAT, Candidate, Comparison, ComparisonRequest, KeywordScore, Progress, RunError, RunResult,
+    check_inputs, compare, compare_with, keyword_score, prepare,
 };
 pub use diff::{DiffLine, DiffOp, DiffSpan, diff_lines, unified_diff};
 pub use error::{TemplateError, Warning};

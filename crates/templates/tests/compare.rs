@@ -202,6 +202,31 @@ async fn input_errors_surface_before_any_generation() {
     assert!(generator.seen().is_empty());
 }
 
+#[test]
+fn front_ends_check_inputs_before_retrieving_and_prepare_before_loading_a_model() {
+    // `check_inputs` needs no evidence: a typo is caught before a matter is searched.
+    let mut typo = request();
+    typo.inputs.insert("questoin".into(), "?".into());
+    let e = lexdesk_templates::check_inputs(&typo.candidates, &typo.inputs).unwrap_err();
+    assert_eq!(e.code(), "TEMPLATE_UNKNOWN_INPUT");
+    assert!(e.to_string().contains("questoin") && e.to_string().contains("question"), "names both: {e}");
+    assert_eq!(lexdesk_templates::check_inputs(&[], &typo.inputs).unwrap_err().code(), "COMPARISON_EMPTY");
+    let ok = request();
+    lexdesk_templates::check_inputs(&ok.candidates, &ok.inputs).unwrap();
+    // `prepare` renders every candidate over its own inputs, evidence only for evidence templates.
+    let prompts = lexdesk_templates::prepare(&ok.candidates, &ok.inputs, &ok.evidence).unwrap();
+    assert_eq!(prompts.len(), ok.candidates.len());
+    for (c, p) in ok.candidates.iter().zip(&prompts) {
+        assert_eq!(p.user.contains("[S1]"), c.template.evidence, "{}: {}", c.template.name, p.user);
+    }
+    let mut missing = request();
+    missing.inputs.remove("question");
+    assert_eq!(
+        lexdesk_templates::prepare(&missing.candidates, &missing.inputs, &missing.evidence).unwrap_err().code(),
+        "TEMPLATE_MISSING_VARIABLE"
+    );
+}
+
 #[tokio::test]
 async fn a_failing_run_is_recorded_and_the_rest_go_on() {
     let mut generator = Scripted::new(&["fine"]);
