@@ -23,15 +23,21 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 step "OS keychain: the Secret Service (GNOME Keyring in a private D-Bus session)"
-# A throw-away keyring, unlocked with a fixed password, in a temporary data folder.
+# A throw-away keyring, unlocked with a fixed password, in a temporary data folder: the secrets
+# tests, then a remote engine whose API key is read from that keychain.
 keyring_home="$(mktemp -d)"
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c \
-  'printf lexdesk-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null &&
-   LEXDESK_TEST_SECRET_SERVICE=1 cargo test --workspace --locked --test secrets' 2>&1 | tee -a "$log" || status=$?
+  'printf lexdesk-ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1
+   LEXDESK_TEST_SECRET_SERVICE=1 cargo test --workspace --locked --test secrets; a=$?
+   (cd tests/server && "$LEXDESK_PY_VENV/bin/python" test_remote_key.py --backend keychain \
+     --lexdesk "$CARGO_TARGET_DIR/debug/lexdesk"); b=$?
+   exit $((a | b))' 2>&1 | tee -a "$log" || status=$?
 rm -rf "$keyring_home"
-step "server mode: openai client, promtool, nginx over two nodes, failover, load"
+step "server mode: openai client, promtool, nginx over two nodes, failover, load, a remote engine"
 "$LEXDESK_PY_VENV/bin/python" tests/server/test_server.py --lexdesk "$CARGO_TARGET_DIR/debug/lexdesk" \
   --nginx-conf installers/server/nginx.conf 2>&1 | tee -a "$log" || status=$?
+(cd tests/server && "$LEXDESK_PY_VENV/bin/python" test_remote_key.py --backend file \
+  --lexdesk "$CARGO_TARGET_DIR/debug/lexdesk") 2>&1 | tee -a "$log" || status=$?
 step "desktop app end to end (WebDriver, Xvfb)"
 bash tests/desktop/run.sh 2>&1 | tee -a "$log" || status=$?
 # One closing line over all test binaries.
