@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import {
   commands,
@@ -9,13 +9,16 @@ import {
   type SessionSummary,
 } from "./bindings";
 import { MatterView, type MatterTab } from "./components/MatterView";
-import { SettingsView } from "./components/SettingsView";
-import { TemplatesView } from "./components/TemplatesView";
 import { Sidebar } from "./components/Sidebar";
 import { ToastProvider, useToasts } from "./components/Toasts";
 import { applyIngestEvent, initialProgress, useIngestion, type IngestProgress } from "./lib/ingest";
 import { useTheme } from "./lib/theme";
 import { channel, onFileDrop } from "./platform";
+
+// Screens that are not the first one load when first opened: the first screen parses less
+// JavaScript, and the idle app keeps less of it in memory.
+const SettingsView = lazy(() => import("./components/SettingsView").then((m) => ({ default: m.SettingsView })));
+const TemplatesView = lazy(() => import("./components/TemplatesView").then((m) => ({ default: m.TemplatesView })));
 
 export default function App() {
   return (
@@ -264,9 +267,13 @@ function Shell() {
           </div>
         )}
         {view === "settings" ? (
-          <SettingsView />
+          <Suspense fallback={<ScreenLoading />}>
+            <SettingsView />
+          </Suspense>
         ) : view === "templates" ? (
-          <TemplatesView matters={matters ?? []} />
+          <Suspense fallback={<ScreenLoading />}>
+            <TemplatesView matters={matters ?? []} />
+          </Suspense>
         ) : matter ? (
           <MatterView
             matter={matter}
@@ -298,6 +305,16 @@ function Shell() {
           </div>
         </div>
       )}
+    </div>
+  );
+}
+
+function ScreenLoading() {
+  const { t } = useTranslation();
+  return (
+    <div className="empty-state page-empty" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" />
+      <span>{t("common.loading")}</span>
     </div>
   );
 }

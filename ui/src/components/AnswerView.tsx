@@ -1,6 +1,18 @@
+import { lazy, Suspense, type ComponentProps } from "react";
 import { useTranslation } from "react-i18next";
 import type { Answer, Searched } from "../bindings";
-import { AnswerMarkdown } from "./Markdown";
+
+// The Markdown renderer (react-markdown and its parsers: most of the JavaScript) loads with the
+// first answer shown, not with the app.
+const Markdown = lazy(() => import("./Markdown").then((m) => ({ default: m.AnswerMarkdown })));
+
+function AnswerMarkdown(props: ComponentProps<typeof Markdown>) {
+  return (
+    <Suspense fallback={<div className="markdown markdown-loading">{props.text}</div>}>
+      <Markdown {...props} />
+    </Suspense>
+  );
+}
 
 type Props = {
   answer: Answer;

@@ -222,7 +222,7 @@ describe("ask", () => {
     await waitFor(() => expect(done.dataset.state).toBe("done"));
     expect(done.dataset.abstained).toBe("false");
     expect(done).toHaveTextContent("Stopped");
-    const chips = within(done).getAllByTestId("citation-chip");
+    const chips = await within(done).findAllByTestId("citation-chip");
     expect(chips.map((c) => `${c.dataset.id}:${c.dataset.verified}`)).toEqual(["S1:true", "S2:false"]);
     expect(screen.getByTestId("ask-submit")).toBeInTheDocument();
 
@@ -261,6 +261,9 @@ describe("ask", () => {
     expect(notice).toHaveTextContent("do not say how long the probation period is");
     expect(screen.getByTestId("answer").dataset.abstained).toBe("true");
     expect(screen.getByTestId("searched")).toHaveTextContent("notice to terminate");
+    // Once the Markdown renderer has loaded, still no chip: nothing is cited.
+    await waitFor(() => expect(notice.querySelector(".markdown-loading")).toBeNull());
+    expect(notice.querySelector(".markdown")).not.toBeNull();
     expect(screen.queryAllByTestId("citation-chip")).toHaveLength(0);
   });
 
