@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import openai
 
-from test_server import RESULTS, Cluster, http, test
+from test_server import Cluster, http, report, test
 
 SECRET = "remote:engine"
 DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo" / "mutual-nda-sample.md"
@@ -71,14 +70,7 @@ def main() -> int:
         engine.stop()
         front.stop()
         subprocess.run([args.lexdesk, "secrets", "delete", secret], env=front.env, capture_output=True, check=False)
-    passed = sum(ok for _, ok in RESULTS)
-    failed = len(RESULTS) - passed
-    print(f"# pass {passed}\n# fail {failed}")
-    if failed == 0:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print(f"logs kept in {work}")
-    return 1 if failed else 0
+    return report(work)
 
 
 def secrets(front: Cluster, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -343,6 +343,13 @@ file = "tiny.Q4_K_M.gguf"
             c.models.iter().any(|m| m.kind == CatalogKind::Embedding && m.speaks("zh")),
             "no Chinese embedding model"
         );
+        // Every file LexDesk offers is verified against a digest read at a source, not only
+        // against what the server says at download time.
+        for m in &c.models {
+            for f in m.files.iter().chain(&m.projector) {
+                assert!(f.sha256.is_some(), "{} / {}: a shipped catalog file pins its sha256", m.id, f.file);
+            }
+        }
     }
 
     #[test]
