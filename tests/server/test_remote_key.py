@@ -86,13 +86,12 @@ def files_containing(root: Path, needle: str) -> list[Path]:
     return hits
 
 
-def generated_tokens(port: int, metrics_key: str) -> int:
+def metric(port: int, metrics_key: str, name: str, contains: str = "") -> int:
+    """The sum of the samples of `name` (whose labels contain `contains`) on a node's /metrics."""
     status, _, body = http("GET", f"http://127.0.0.1:{port}/metrics", metrics_key)
     assert status == 200, status
-    for line in body.decode().splitlines():
-        if line.startswith("lexdesk_generated_tokens_total "):
-            return int(float(line.split()[1]))
-    raise AssertionError("no lexdesk_generated_tokens_total in /metrics")
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in body.decode().splitlines()
+               if line.startswith(name) and line[len(name)] in " {" and contains in line)
 
 
 def lexdesk(front: Cluster, *args: str) -> subprocess.CompletedProcess:
@@ -148,18 +147,21 @@ def run_tests(engine: Cluster, front: Cluster, port: int, engine_key: str, metri
         assert len(a) == 384 and max(abs(x - y) for x, y in zip(a, b)) < 1e-5
         state["lawyer"] = lawyer
 
-    @test(f"remote engine ({backend}): `lexdesk ask` answers through the engine too")
+    @test(f"remote engine ({backend}): `lexdesk ingest` and `lexdesk ask` go through the engine too")
     def _cli():
+        # `lexdesk ingest` embeds through the engine as well: one embedding model for the matter.
+        embeddings = metric(port, metrics_key, "lexdesk_http_requests_total", 'route="/v1/embeddings"')
         ingest = lexdesk(front, "ingest", "--matter", "M", "--json", str(DEMO))
         assert ingest.returncode == 0, ingest.stderr
-        before = generated_tokens(port, metrics_key)
+        assert metric(port, metrics_key, "lexdesk_http_requests_total", 'route="/v1/embeddings"') > embeddings
+        before = metric(port, metrics_key, "lexdesk_generated_tokens_total")
         r = lexdesk(front, "ask", "--matter", "M", "--json", "--max-tokens", "24",
                     "How much notice is needed to terminate the NDA?")
         assert r.returncode == 0, r.stderr
         answer = json.loads(r.stdout)
         assert answer["usage"]["completion_tokens"] >= 1, answer
         assert answer["searched"]["passages"], answer
-        after = generated_tokens(port, metrics_key)
+        after = metric(port, metrics_key, "lexdesk_generated_tokens_total")
         assert after - before == answer["usage"]["completion_tokens"], (before, after, answer["usage"])
 
     @test(f"remote engine ({backend}): without the stored key the node refuses to start and says how to fix it")

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lexdesk_core::config;
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::{ChunkStore, DocumentStatus, SearchMode};
-use lexdesk_engine::EmbeddingModel;
+use lexdesk_desk::EmbedEngine;
 use lexdesk_ingest::extract::ExtractConfig;
 use lexdesk_service::ingest::{FileOutcome, IngestEvent, IngestOptions, ingest};
 use lexdesk_service::search::{SearchRequest, Searcher};
@@ -19,7 +19,7 @@ use lexdesk_store::{LanceStore, StoreOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::output::{Out, json};
-use crate::{Ctx, exit};
+use crate::{Ctx, exit, from_desk};
 
 #[derive(Debug, Subcommand)]
 pub enum MatterCommand {
@@ -121,9 +121,11 @@ pub fn matters(ctx: &Ctx) -> Matters {
     Matters::new(ctx.home.matters_dir())
 }
 
-pub async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbeddingModel> {
-    let path = ctx.model_path("embedding", flag)?;
-    Ok(EmbeddingModel::load(&path, ctx.options.clone()).await?)
+/// The embedding model as the desk chooses it — the configured (or `--embed-model`) GGUF, or the
+/// `[remote.embed]` endpoint — so that `ingest` and `search` embed with the same model as `ask`,
+/// the desktop app and the server.
+pub async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbedEngine> {
+    ctx.desk(None, flag)?.embedding_model().await.map_err(from_desk)
 }
 
 pub async fn open_reader(matter: &Matter, dimensions: usize) -> anyhow::Result<LanceStore> {
