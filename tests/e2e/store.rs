@@ -68,7 +68,8 @@ fn one_writer_per_matter_and_dimension_checks() {
 fn the_ann_index_is_used_only_after_its_recall_is_verified() {
     let dir = tempfile::tempdir().unwrap();
     block_on(async {
-        let options = StoreOptions { ann_threshold: 3_000, min_recall: 0.95, recall_sample: 50 };
+        let options =
+            StoreOptions { ann_threshold: 3_000, min_recall: 0.95, recall_sample: 50, ..StoreOptions::default() };
         let store = LanceStore::open_writer(dir.path(), 64, options).await.unwrap();
         let rows = synthetic(4_000, 64, 42);
         store.append_chunks_raw(&rows).await.unwrap();

@@ -3,16 +3,13 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lexdesk_core::config;
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::{ChunkStore, DocumentStatus, SearchMode};
 use lexdesk_desk::EmbedEngine;
-use lexdesk_ingest::extract::ExtractConfig;
-use lexdesk_service::ingest::{FileOutcome, IngestEvent, IngestOptions, ingest};
+use lexdesk_service::ingest::{FileOutcome, IngestEvent};
 use lexdesk_service::search::{SearchRequest, Searcher};
 use lexdesk_service::{Matter, Matters};
 use lexdesk_store::{LanceStore, StoreOptions};
@@ -191,26 +188,14 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
         }
         Err(e) => return Err(e.into()),
     };
-    let tokenizer =
-        config::resolve_model("tokenizer", &ctx.config.models.embed_tokenizer, &config::model_search_path(&ctx.home))?;
-    let counter = Arc::new(lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)?);
-    let embedder = embedder(ctx, args.embed_model.as_deref()).await?;
-    let store = LanceStore::open_writer(
-        &matter.store_dir(),
-        lexdesk_core::embed::Embedder::dimensions(&embedder),
-        StoreOptions::default(),
-    )
-    .await?;
-
-    let mut worker = lexdesk_ingest::pdf::WorkerConfig::lexdesk(std::env::current_exe()?);
-    worker.timeout = std::time::Duration::from_secs(args.timeout);
-    let mut options = IngestOptions::new(ExtractConfig {
-        worker,
-        ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() },
+    let desk = ctx.desk(None, args.embed_model.as_deref())?.with_ingest_settings(lexdesk_desk::IngestSettings {
+        ocr: !args.no_ocr,
+        pdf_timeout: std::time::Duration::from_secs(args.timeout),
+        write_documents: args.batch_documents,
     });
-    if let Some(n) = args.batch_documents {
-        options.write_documents = n.max(1);
-    }
+    // The desk takes absolute paths (what the desktop drops); relative ones are the working
+    // directory's.
+    let paths = args.paths.iter().map(std::path::absolute).collect::<Result<Vec<_>, _>>()?;
     let cancel = CancelToken::new();
     let on_ctrl_c = cancel.clone();
     tokio::spawn(async move {
@@ -228,50 +213,53 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
     let interactive = !multi.is_hidden();
     let files = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("files"));
     let pages = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("embedding"));
-    let summary = ingest(&store, &embedder, counter, &args.paths, &options, &cancel, |event| {
-        if args.json {
-            // One line per event, flushed at once: other programs follow the progress live.
-            if let Ok(s) = serde_json::to_string(&event) {
-                let mut stdout = std::io::stdout().lock();
-                let _ignored = writeln!(stdout, "{s}").and_then(|()| stdout.flush());
+    let summary = desk
+        .ingest(&matter.id, paths, &cancel, |event| {
+            if args.json {
+                // One line per event, flushed at once: other programs follow the progress live.
+                if let Ok(s) = serde_json::to_string(&event) {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ignored = writeln!(stdout, "{s}").and_then(|()| stdout.flush());
+                }
+                return;
             }
-            return;
-        }
-        let report = |line: String| {
-            if interactive {
-                multi.suspend(|| eprintln!("{line}"));
-            } else {
-                eprintln!("{line}");
+            let report = |line: String| {
+                if interactive {
+                    multi.suspend(|| eprintln!("{line}"));
+                } else {
+                    eprintln!("{line}");
+                }
+            };
+            match event {
+                IngestEvent::Started { files: n } => files.set_length(n as u64),
+                IngestEvent::Extracted { path, pages: p, .. } => {
+                    pages.set_length(u64::from(p));
+                    pages.set_position(0);
+                    pages.set_message(path.display().to_string());
+                }
+                IngestEvent::Embedding { pages_done, .. } => pages.set_position(u64::from(pages_done)),
+                IngestEvent::File { index, path, outcome } => {
+                    files.set_position(index as u64);
+                    let what = match outcome {
+                        FileOutcome::Indexed { pages: p, ocr_pages, chunks, .. } => {
+                            format!("{p} pages ({ocr_pages} OCR), {chunks} chunks")
+                        }
+                        FileOutcome::AlreadyIndexed { existing, .. } => {
+                            format!("already in the matter (as {existing})")
+                        }
+                        FileOutcome::Failed { code, message } => format!("error[{code}]: {message}"),
+                        FileOutcome::Skipped { reason } => format!("skipped ({reason})"),
+                    };
+                    report(format!("[{index}/{}] {}: {what}", files.length().unwrap_or(0), path.display()));
+                }
+                IngestEvent::Committed { .. } => {}
+                IngestEvent::Optimizing => pages.set_message("updating the search indexes…"),
             }
-        };
-        match event {
-            IngestEvent::Started { files: n } => files.set_length(n as u64),
-            IngestEvent::Extracted { path, pages: p, .. } => {
-                pages.set_length(u64::from(p));
-                pages.set_position(0);
-                pages.set_message(path.display().to_string());
-            }
-            IngestEvent::Embedding { pages_done, .. } => pages.set_position(u64::from(pages_done)),
-            IngestEvent::File { index, path, outcome } => {
-                files.set_position(index as u64);
-                let what = match outcome {
-                    FileOutcome::Indexed { pages: p, ocr_pages, chunks, .. } => {
-                        format!("{p} pages ({ocr_pages} OCR), {chunks} chunks")
-                    }
-                    FileOutcome::AlreadyIndexed { existing, .. } => format!("already in the matter (as {existing})"),
-                    FileOutcome::Failed { code, message } => format!("error[{code}]: {message}"),
-                    FileOutcome::Skipped { reason } => format!("skipped ({reason})"),
-                };
-                report(format!("[{index}/{}] {}: {what}", files.length().unwrap_or(0), path.display()));
-            }
-            IngestEvent::Committed { .. } => {}
-            IngestEvent::Optimizing => pages.set_message("updating the search indexes…"),
-        }
-    })
-    .await;
+        })
+        .await;
     files.finish_and_clear();
     pages.finish_and_clear();
-    let summary = summary?;
+    let summary = summary.map_err(from_desk)?;
     if args.json {
         out.line(serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": summary }))?)?;
     } else {

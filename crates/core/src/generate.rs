@@ -90,6 +90,10 @@ pub struct Sampling {
     pub repeat_last_n: u32,
     /// Random seed; `None` = a fresh one each request.
     pub seed: Option<u32>,
+    /// Keep generating past end-of-generation tokens until `max_tokens` (load tests and
+    /// benchmarks; vLLM's and llama-server's `ignore_eos`). Never written to `config.toml`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
 }
 
 impl Default for Sampling {
@@ -102,6 +106,7 @@ impl Default for Sampling {
             repeat_penalty: 1.1,
             repeat_last_n: 64,
             seed: None,
+            ignore_eos: false,
         }
     }
 }

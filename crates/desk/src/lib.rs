@@ -90,6 +90,24 @@ pub struct ModelRef {
     pub url: Option<String>,
 }
 
+/// How ingestions run. The defaults are the desktop's and the server's; the CLI sets them from
+/// its flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestSettings {
+    /// OCR pages without a text layer (when Tesseract is installed).
+    pub ocr: bool,
+    /// Time allowed to extract one PDF in its worker process.
+    pub pdf_timeout: std::time::Duration,
+    /// Commit to the store after this many documents (`None`: the pipeline's default).
+    pub write_documents: Option<usize>,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self { ocr: true, pdf_timeout: WorkerConfig::lexdesk(PathBuf::new()).timeout, write_documents: None }
+    }
+}
+
 /// The application handle. Cheap to share (`Arc<Desk>`); every method takes `&self`.
 #[derive(Debug)]
 pub struct Desk {
@@ -97,6 +115,7 @@ pub struct Desk {
     config: RwLock<Config>,
     matters: Matters,
     worker_program: PathBuf,
+    ingest_settings: IngestSettings,
     chat: tokio::sync::Mutex<Option<Loaded<ChatEngine>>>,
     embedder: tokio::sync::Mutex<Option<Loaded<EmbedEngine>>>,
     /// One ingestion at a time per matter (the store allows one writer); later ones wait.
@@ -119,6 +138,7 @@ impl Desk {
             home,
             config: RwLock::new(config),
             worker_program: options.worker_program,
+            ingest_settings: IngestSettings::default(),
             chat: tokio::sync::Mutex::new(None),
             embedder: tokio::sync::Mutex::new(None),
             ingest_queues: Mutex::new(HashMap::new()),
@@ -130,6 +150,13 @@ impl Desk {
     #[must_use]
     pub fn with_config(self, config: Config) -> Self {
         *self.config.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        self
+    }
+
+    /// Run ingestions with these settings.
+    #[must_use]
+    pub fn with_ingest_settings(mut self, settings: IngestSettings) -> Self {
+        self.ingest_settings = settings;
         self
     }
 
@@ -411,10 +438,16 @@ impl Desk {
         let embedder = self.embedding_model().await?;
         let store =
             LanceStore::open_writer(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
-        let options = IngestOptions::new(ExtractConfig {
-            worker: WorkerConfig::lexdesk(self.worker_program.clone()),
-            ocr: lexdesk_ingest::ocr::Ocr::detect(),
+        let settings = self.ingest_settings;
+        let mut worker = WorkerConfig::lexdesk(self.worker_program.clone());
+        worker.timeout = settings.pdf_timeout;
+        let mut options = IngestOptions::new(ExtractConfig {
+            worker,
+            ocr: if settings.ocr { lexdesk_ingest::ocr::Ocr::detect() } else { None },
         });
+        if let Some(n) = settings.write_documents {
+            options.write_documents = n.max(1);
+        }
         Ok(lexdesk_service::ingest::ingest(&store, &embedder, counter, &paths, &options, cancel, on_event).await?)
     }
 

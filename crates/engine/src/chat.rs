@@ -499,6 +499,7 @@ impl<'m> Worker<'m> {
         ignore_eos: bool,
     ) -> Result<(), EngineError> {
         let started = Instant::now();
+        let ignore_eos = ignore_eos || request.sampling.ignore_eos;
         let (text, format) = self.render(&request.prompt)?;
         let tokens = self.tokenize(&text, format);
         if tokens.is_empty() {

@@ -236,6 +236,9 @@ fn request_body(options: &RemoteOptions, request: &GenerateRequest) -> (&'static
     if let Some(seed) = s.seed {
         body["seed"] = json!(seed);
     }
+    if s.ignore_eos {
+        body["ignore_eos"] = json!(true);
+    }
     if !request.stop.is_empty() {
         body["stop"] = json!(request.stop);
     }

@@ -148,6 +148,7 @@ pub(crate) fn generate_request(
         sampling.repeat_penalty = 1.0 + f.max(0.0) / 2.0;
     }
     sampling.seed = body.seed.or(sampling.seed);
+    sampling.ignore_eos = body.ignore_eos;
     sampling.validate().map_err(|e| ApiError::invalid("temperature", e.to_string()))?;
     Ok(GenerateRequest { prompt: Prompt::Chat(messages), max_tokens, stop, sampling })
 }

@@ -39,6 +39,9 @@ pub struct ChatCompletionRequest {
     pub presence_penalty: Option<f32>,
     /// Accepted and ignored (end-user id).
     pub user: Option<String>,
+    /// Extension (as vLLM and llama-server): generate up to `max_tokens` even past the model's
+    /// end-of-generation token — for load tests and benchmarks.
+    pub ignore_eos: bool,
 }
 
 /// Stream options.

@@ -8,6 +8,8 @@
 //! ```sh
 //! cargo run --release --example search_latency -- --chunks 100000
 //! cargo run --release --example search_latency -- --chunks 1000000 --queries 200
+//! # keep the store; later runs reuse its rows and only rebuild the index (e.g. another layout):
+//! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --rows-per-partition 4096
 //! ```
 //! Prints a table and one JSON line.
 
@@ -51,10 +53,11 @@ struct Args {
     chunks: usize,
     queries: usize,
     dir: Option<std::path::PathBuf>,
+    rows_per_partition: Option<usize>,
 }
 
 fn args() -> Args {
-    let mut a = Args { chunks: 100_000, queries: 200, dir: None };
+    let mut a = Args { chunks: 100_000, queries: 200, dir: None, rows_per_partition: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -62,7 +65,8 @@ fn args() -> Args {
             "--chunks" => a.chunks = value.parse().expect("--chunks N"),
             "--queries" => a.queries = value.parse().expect("--queries N"),
             "--dir" => a.dir = Some(value.into()),
-            other => panic!("unknown flag {other} (--chunks N, --queries N, --dir DIR)"),
+            "--rows-per-partition" => a.rows_per_partition = Some(value.parse().expect("--rows-per-partition N")),
+            other => panic!("unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N)"),
         }
     }
     a
@@ -138,7 +142,13 @@ async fn main() {
     let dir = a.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let centres = centres(&mut rng);
-    let store = LanceStore::open_writer(&dir, DIMS, StoreOptions::default()).await.expect("store");
+    let mut options = StoreOptions::default();
+    if let Some(r) = a.rows_per_partition {
+        options.ann_rows_per_partition = r;
+    }
+    let store = LanceStore::open_writer(&dir, DIMS, options).await.expect("store");
+    // A kept store with these rows already (same seed, so the same data): only re-index.
+    let reuse = store.chunk_count().await.expect("count") == a.chunks;
 
     let started = Instant::now();
     let mut queries: Vec<(Vec<f32>, String)> = Vec::new();
@@ -171,14 +181,20 @@ async fn main() {
             let words: Vec<&str> = c.text.split(' ').skip(5).take(3).collect();
             queries.push((vector_near(&mut rng, &c.vector, 0.3), words.join(" ")));
         }
-        store
-            .write(vec![DocumentWrite { document: document(&doc_id), pages: Vec::new(), chunks }])
-            .await
-            .expect("write");
+        if !reuse {
+            store
+                .write(vec![DocumentWrite { document: document(&doc_id), pages: Vec::new(), chunks }])
+                .await
+                .expect("write");
+        }
     }
     let write_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let state = store.optimize().await.expect("optimize");
+    let state = if reuse {
+        store.rebuild_vector_index().await.expect("index")
+    } else {
+        store.optimize().await.expect("optimize")
+    };
     let index_s = started.elapsed().as_secs_f64();
     queries.truncate(a.queries);
     let n = queries.len();
@@ -207,7 +223,11 @@ async fn main() {
     .await;
 
     println!("chunks {}  (written in {write_s:.0} s, indexes in {index_s:.0} s)", a.chunks);
-    println!("vector search: {} (recall@10 vs exact: {:?})", state.method, state.recall_at_10);
+    let setting = store.ann_setting();
+    println!(
+        "vector search: {} (recall@10 vs exact: {:?}; partitions, nprobes, ef: {setting:?})",
+        state.method, state.recall_at_10
+    );
     println!("{:<8} {:>9} {:>9}", "search", "p50 ms", "p95 ms");
     for (name, t) in [("text", &text), ("vector", &vector), ("hybrid", &hybrid)] {
         println!("{name:<8} {:>9.2} {:>9.2}", t.p50, t.p95);
@@ -216,6 +236,7 @@ async fn main() {
         "{}",
         serde_json::json!({
             "chunks": a.chunks, "queries": n, "vector_method": state.method, "recall_at_10": state.recall_at_10,
+            "ann_partitions_nprobes_ef": setting,
             "write_seconds": write_s, "index_seconds": index_s,
             "text_ms": {"p50": text.p50, "p95": text.p95},
             "vector_ms": {"p50": vector.p50, "p95": vector.p95},

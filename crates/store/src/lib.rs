@@ -24,7 +24,7 @@ mod arrow_io;
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::TryStreamExt;
 use lancedb::arrow::arrow_array::RecordBatch;
@@ -59,13 +59,18 @@ pub struct StoreOptions {
     pub min_recall: f32,
     /// Queries sampled to measure recall.
     pub recall_sample: usize,
+    /// Rows per IVF partition of the ANN index (at least 4 partitions). Each partition holds an
+    /// HNSW graph, whose search cost grows with the logarithm of its size, so a few large
+    /// partitions probed shallowly beat many small ones probed deeply (lance's own default for
+    /// IVF-HNSW is 2^20 rows per partition).
+    pub ann_rows_per_partition: usize,
 }
 
 impl Default for StoreOptions {
     /// ANN from 20,000 chunks: exact search measured p95 39 ms at 20k and 74 ms at 40k chunks
     /// (2 cores, `examples/search_latency.rs`), the verified ANN index 23 ms at 100k.
     fn default() -> Self {
-        Self { ann_threshold: 20_000, min_recall: 0.95, recall_sample: 100 }
+        Self { ann_threshold: 20_000, min_recall: 0.95, recall_sample: 100, ann_rows_per_partition: 65_536 }
     }
 }
 
@@ -78,6 +83,9 @@ struct AnnState {
     rows: usize,
     /// Measured recall@10.
     recall_at_10: Option<f32>,
+    /// IVF partitions of the index.
+    #[serde(default)]
+    partitions: usize,
     /// Partitions probed per query.
     nprobes: usize,
     /// HNSW search breadth.
@@ -94,6 +102,11 @@ pub struct LanceStore {
     dimensions: usize,
     options: StoreOptions,
     ann: Mutex<AnnState>,
+    /// Ids of indexed documents at a version of the documents table (every search filters by
+    /// them; the table changes only when documents are written).
+    indexed: Mutex<Option<(u64, Arc<HashSet<String>>)>>,
+    /// Whether the chunks table has its full-text index, at a version of that table.
+    fts: Mutex<Option<(u64, bool)>>,
     /// Held exclusively by a writer.
     lock: Option<File>,
 }
@@ -209,6 +222,8 @@ impl LanceStore {
             dimensions,
             options,
             ann: Mutex::new(ann),
+            indexed: Mutex::new(None),
+            fts: Mutex::new(None),
             lock,
         })
     }
@@ -293,8 +308,15 @@ impl LanceStore {
         Ok(docs)
     }
 
-    /// Ids of the documents that are indexed (searchable).
-    async fn indexed_ids(&self) -> Result<HashSet<String>, StoreError> {
+    /// Ids of the documents that are indexed (searchable), read again only when the documents
+    /// table has changed.
+    async fn indexed_ids(&self) -> Result<Arc<HashSet<String>>, StoreError> {
+        let version = self.documents.version().await.map_err(backend)?;
+        if let Some((v, ids)) = self.indexed.lock().map_err(backend)?.as_ref()
+            && *v == version
+        {
+            return Ok(Arc::clone(ids));
+        }
         let batches = collect(
             &self
                 .documents
@@ -307,6 +329,8 @@ impl LanceStore {
         for b in &batches {
             ids.extend(arrow_io::string_column(b, "id")?);
         }
+        let ids = Arc::new(ids);
+        *self.indexed.lock().map_err(backend)? = Some((version, Arc::clone(&ids)));
         Ok(ids)
     }
 
@@ -318,8 +342,16 @@ impl LanceStore {
     }
 
     async fn has_fts_index(&self) -> Result<bool, StoreError> {
+        let version = self.chunks.version().await.map_err(backend)?;
+        if let Some((v, has)) = *self.fts.lock().map_err(backend)?
+            && v == version
+        {
+            return Ok(has);
+        }
         let indices = self.chunks.list_indices().await.map_err(backend)?;
-        Ok(indices.iter().any(|i| i.columns.iter().any(|c| c == FTS_COLUMN)))
+        let has = indices.iter().any(|i| i.columns.iter().any(|c| c == FTS_COLUMN));
+        *self.fts.lock().map_err(backend)? = Some((version, has));
+        Ok(has)
     }
 
     async fn has_vector_index(&self) -> Result<bool, StoreError> {
@@ -388,10 +420,11 @@ impl LanceStore {
     }
 
     /// Build the vector index and measure it against exact search; keep it only when its recall
-    /// is good enough (probing more partitions before giving up).
+    /// is good enough, probing more partitions (and searching each graph wider) step by step and
+    /// keeping the cheapest setting that reaches it.
     async fn build_ann(&self, rows: usize) -> Result<AnnState, StoreError> {
-        // √n partitions of a few hundred rows each is the usual IVF rule of thumb.
-        let partitions = ((rows as f64).sqrt() as u32).clamp(16, 4096);
+        let partitions =
+            u32::try_from(rows / self.options.ann_rows_per_partition.max(1)).unwrap_or(u32::MAX).clamp(16, 4096);
         tracing::info!(rows, partitions, "building the ANN vector index");
         self.chunks
             .create_index(
@@ -404,12 +437,18 @@ impl LanceStore {
             .execute()
             .await
             .map_err(backend)?;
+        let partitions = partitions as usize;
         let queries = self.sample_queries().await?;
-        let mut state = AnnState { use_ann: false, rows, recall_at_10: None, nprobes: 0, ef: 0 };
-        for (nprobes, ef) in [(20, 100), (40, 150), (80, 300), (160, 600)] {
-            let candidate = AnnState { use_ann: true, rows, recall_at_10: None, nprobes, ef };
-            let recall = self.measure_recall(&queries, &candidate).await?;
-            tracing::info!(nprobes, ef, recall, "ANN recall@10 against exact search");
+        // Exact answers once; each setting is compared against them.
+        let mut exact = Vec::with_capacity(queries.len());
+        for q in &queries {
+            exact.push(self.exact_search(q, 10, None).await?.into_iter().map(|h| h.chunk.id).collect::<HashSet<_>>());
+        }
+        let mut state = AnnState { use_ann: false, rows, partitions, ..AnnState::default() };
+        for (nprobes, ef) in Self::probe_ladder(partitions) {
+            let candidate = AnnState { use_ann: true, rows, partitions, recall_at_10: None, nprobes, ef };
+            let recall = self.measure_recall(&queries, &exact, &candidate).await?;
+            tracing::info!(partitions, nprobes, ef, recall, "ANN recall@10 against exact search");
             state = AnnState { recall_at_10: Some(recall), ..candidate };
             if recall >= self.options.min_recall {
                 return Ok(state);
@@ -417,6 +456,36 @@ impl LanceStore {
         }
         state.use_ann = false;
         Ok(state)
+    }
+
+    /// (partitions probed, HNSW breadth) from cheap to thorough, each step at least as deep as
+    /// the one before in both; the last probes every partition.
+    fn probe_ladder(partitions: usize) -> Vec<(usize, usize)> {
+        let steps =
+            [(1, 64), (2, 64), (2, 128), (3, 128), (4, 128), (4, 256), (6, 256), (8, 256), (12, 300), (16, 300)]
+                .into_iter()
+                .chain([(partitions / 4, 400), (partitions / 2, 500), (partitions, 600)]);
+        let mut ladder: Vec<(usize, usize)> = Vec::new();
+        for (n, ef) in steps {
+            let n = n.clamp(1, partitions.max(1)).max(ladder.last().map_or(1, |s| s.0));
+            if ladder.last().is_none_or(|&(pn, pef)| ef >= pef && (n, ef) != (pn, pef)) {
+                ladder.push((n, ef));
+            }
+        }
+        ladder
+    }
+
+    /// Build the ANN index again now (when the matter is large enough) and measure it.
+    ///
+    /// # Errors
+    /// Not the writer, or LanceDB failed.
+    pub async fn rebuild_vector_index(&self) -> Result<VectorIndexState, StoreError> {
+        self.require_writer()?;
+        let rows = self.chunks.count_rows(None).await.map_err(backend)?;
+        let state = if rows >= self.options.ann_threshold { self.build_ann(rows).await? } else { AnnState::default() };
+        self.save_ann(&state)?;
+        *self.ann.lock().map_err(backend)? = state;
+        Ok(self.vector_index_state(rows))
     }
 
     /// Query vectors for recall checks: stored chunk vectors mixed pairwise, so that the query is
@@ -439,12 +508,15 @@ impl LanceStore {
             .collect())
     }
 
-    async fn measure_recall(&self, queries: &[Vec<f32>], ann: &AnnState) -> Result<f32, StoreError> {
+    async fn measure_recall(
+        &self,
+        queries: &[Vec<f32>],
+        exact: &[HashSet<String>],
+        ann: &AnnState,
+    ) -> Result<f32, StoreError> {
         let mut found = 0usize;
         let mut total = 0usize;
-        for q in queries {
-            let exact: HashSet<String> =
-                self.exact_search(q, 10, None).await?.into_iter().map(|h| h.chunk.id).collect();
+        for (q, exact) in queries.iter().zip(exact) {
             let approx: HashSet<String> =
                 self.run_vector_query(q, 10, None, Some(ann)).await?.into_iter().map(|h| h.chunk.id).collect();
             found += exact.intersection(&approx).count();
@@ -475,6 +547,14 @@ impl LanceStore {
         let batch = arrow_io::chunks_batch(chunks, self.dimensions)?;
         self.chunks.add(batch).execute().await.map_err(backend)?;
         Ok(())
+    }
+
+    /// The ANN index's layout and the search setting chosen for it: (partitions, partitions
+    /// probed, HNSW breadth); `None` while search is exact.
+    #[must_use]
+    pub fn ann_setting(&self) -> Option<(usize, usize, usize)> {
+        let ann = self.ann.lock().map(|a| a.clone()).unwrap_or_default();
+        ann.use_ann.then_some((ann.partitions, ann.nprobes, ann.ef))
     }
 
     /// Whether searches use the ANN index, and its measured recall.
@@ -649,5 +729,25 @@ impl ChunkStore for LanceStore {
             self.chunks.optimize(OptimizeAction::Index(OptimizeOptions::default())).await.map_err(backend)?;
         }
         Ok(self.vector_index_state(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LanceStore;
+
+    #[test]
+    fn the_probe_ladder_deepens_monotonically_up_to_every_partition() {
+        for partitions in [1, 4, 15, 16, 122, 4096] {
+            let ladder = LanceStore::probe_ladder(partitions);
+            assert_eq!(ladder.first().map(|s| s.0), Some(1));
+            assert_eq!(ladder.last().map(|s| s.0), Some(partitions), "{ladder:?}");
+            assert!(ladder.windows(2).all(|w| w[1].0 >= w[0].0 && w[1].1 >= w[0].1 && w[1] != w[0]), "{ladder:?}");
+            assert!(ladder.iter().all(|&(n, _)| n <= partitions));
+        }
+        assert_eq!(
+            LanceStore::probe_ladder(4),
+            [(1, 64), (2, 64), (2, 128), (3, 128), (4, 128), (4, 256), (4, 300), (4, 400), (4, 500), (4, 600)]
+        );
     }
 }
