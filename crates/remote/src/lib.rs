@@ -496,6 +496,9 @@ mod tests {
         assert_eq!((body["max_tokens"].as_u64(), body["temperature"].as_f64()), (Some(5), Some(0.0)));
         assert_eq!(body["stop"], json!(["END"]));
         assert_eq!(body["stream_options"]["include_usage"], true);
+        assert!(body.get("ignore_eos").is_none(), "only sent when asked for");
+        request.sampling.ignore_eos = true;
+        assert_eq!(request_body(&options, &request).1["ignore_eos"], true);
         let (path, body) = request_body(&options, &GenerateRequest::raw("Once"));
         assert_eq!((path, body["prompt"].as_str()), ("completions", Some("Once")));
         assert!(RemoteGenerator::new(RemoteOptions { base_url: "ftp://x".into(), ..options.clone() }).is_err());

@@ -420,10 +420,11 @@ mod tests {
         let r = request(
             r#"{"model":"m","messages":[{"role":"developer","content":"Be brief."},
                 {"role":"user","content":[{"type":"text","text":"Hi "},{"type":"text","text":"there"}]}],
-                "max_tokens":7,"temperature":0,"stop":"END","seed":3}"#,
+                "max_tokens":7,"temperature":0,"stop":"END","seed":3,"ignore_eos":true}"#,
         );
         let g = generate_request(&r, 100, &defaults).unwrap();
         assert_eq!(g.max_tokens, 7);
+        assert!(g.sampling.ignore_eos);
         assert_eq!(g.stop, vec!["END".to_string()]);
         assert_eq!(g.sampling.seed, Some(3));
         assert!((g.sampling.repeat_penalty - 1.0).abs() < f32::EPSILON, "OpenAI's default: no penalty");
