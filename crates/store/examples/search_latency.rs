@@ -10,6 +10,8 @@
 //! cargo run --release --example search_latency -- --chunks 1000000 --queries 200
 //! # keep the store; later runs reuse its rows and only rebuild the index (e.g. another layout):
 //! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --rows-per-partition 4096
+//! # or measure the kept store and index again (e.g. on an idle machine):
+//! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --keep-index
 //! ```
 //! Prints a table and one JSON line.
 
@@ -54,19 +56,26 @@ struct Args {
     queries: usize,
     dir: Option<std::path::PathBuf>,
     rows_per_partition: Option<usize>,
+    keep_index: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { chunks: 100_000, queries: 200, dir: None, rows_per_partition: None };
+    let mut a = Args { chunks: 100_000, queries: 200, dir: None, rows_per_partition: None, keep_index: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--keep-index" {
+            a.keep_index = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--chunks" => a.chunks = value.parse().expect("--chunks N"),
             "--queries" => a.queries = value.parse().expect("--queries N"),
             "--dir" => a.dir = Some(value.into()),
             "--rows-per-partition" => a.rows_per_partition = Some(value.parse().expect("--rows-per-partition N")),
-            other => panic!("unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N)"),
+            other => panic!(
+                "unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N, --keep-index)"
+            ),
         }
     }
     a
@@ -190,7 +199,9 @@ async fn main() {
     }
     let write_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let state = if reuse {
+    let state = if reuse && a.keep_index {
+        store.vector_index_state(a.chunks)
+    } else if reuse {
         store.rebuild_vector_index().await.expect("index")
     } else {
         store.optimize().await.expect("optimize")
