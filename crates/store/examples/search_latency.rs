@@ -12,6 +12,8 @@
 //! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --rows-per-partition 4096
 //! # or measure the kept store and index again (e.g. on an idle machine):
 //! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --keep-index
+//! # or measure the kept index again along the search-setting ladder, without rebuilding it:
+//! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --remeasure
 //! ```
 //! Prints a table and one JSON line.
 
@@ -57,14 +59,26 @@ struct Args {
     dir: Option<std::path::PathBuf>,
     rows_per_partition: Option<usize>,
     keep_index: bool,
+    remeasure: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { chunks: 100_000, queries: 200, dir: None, rows_per_partition: None, keep_index: false };
+    let mut a = Args {
+        chunks: 100_000,
+        queries: 200,
+        dir: None,
+        rows_per_partition: None,
+        keep_index: false,
+        remeasure: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--keep-index" {
             a.keep_index = true;
+            continue;
+        }
+        if flag == "--remeasure" {
+            a.remeasure = true;
             continue;
         }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -74,7 +88,7 @@ fn args() -> Args {
             "--dir" => a.dir = Some(value.into()),
             "--rows-per-partition" => a.rows_per_partition = Some(value.parse().expect("--rows-per-partition N")),
             other => panic!(
-                "unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N, --keep-index)"
+                "unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N, --keep-index, --remeasure)"
             ),
         }
     }
@@ -199,7 +213,9 @@ async fn main() {
     }
     let write_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let state = if reuse && a.keep_index {
+    let state = if reuse && a.remeasure {
+        store.remeasure_vector_index().await.expect("measure")
+    } else if reuse && a.keep_index {
         store.vector_index_state(a.chunks)
     } else if reuse {
         store.rebuild_vector_index().await.expect("index")

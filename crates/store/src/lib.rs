@@ -397,7 +397,8 @@ impl LanceStore {
             .limit(k);
         match ann {
             Some(state) => {
-                query = query.nprobes(state.nprobes).map_err(backend)?.ef(state.ef);
+                // HNSW rejects a search breadth below the number of results asked for.
+                query = query.nprobes(state.nprobes).map_err(backend)?.ef(state.ef.max(k));
             }
             None => query = query.bypass_vector_index(),
         }
@@ -437,7 +438,11 @@ impl LanceStore {
             .execute()
             .await
             .map_err(backend)?;
-        let partitions = partitions as usize;
+        self.measure_ann(rows, partitions as usize).await
+    }
+
+    /// Measure the existing index against exact search along the probe ladder.
+    async fn measure_ann(&self, rows: usize, partitions: usize) -> Result<AnnState, StoreError> {
         let queries = self.sample_queries().await?;
         // Exact answers once; each setting is compared against them.
         let mut exact = Vec::with_capacity(queries.len());
@@ -483,6 +488,24 @@ impl LanceStore {
         self.require_writer()?;
         let rows = self.chunks.count_rows(None).await.map_err(backend)?;
         let state = if rows >= self.options.ann_threshold { self.build_ann(rows).await? } else { AnnState::default() };
+        self.save_ann(&state)?;
+        *self.ann.lock().map_err(backend)? = state;
+        Ok(self.vector_index_state(rows))
+    }
+
+    /// Measure the existing ANN index again (e.g. with a newer search setting ladder) without
+    /// rebuilding it; builds it when the matter is large enough and has none.
+    ///
+    /// # Errors
+    /// Not the writer, or LanceDB failed.
+    pub async fn remeasure_vector_index(&self) -> Result<VectorIndexState, StoreError> {
+        self.require_writer()?;
+        let partitions = self.ann.lock().map_err(backend)?.partitions;
+        if partitions == 0 || !self.has_vector_index().await? {
+            return self.rebuild_vector_index().await;
+        }
+        let rows = self.chunks.count_rows(None).await.map_err(backend)?;
+        let state = self.measure_ann(rows, partitions).await?;
         self.save_ann(&state)?;
         *self.ann.lock().map_err(backend)? = state;
         Ok(self.vector_index_state(rows))
