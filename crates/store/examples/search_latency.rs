@@ -312,13 +312,9 @@ async fn main() {
     // re-index.
     let geometry = serde_json::json!({"chunks": a.chunks, "latent": a.latent}).to_string();
     let geometry_file = dir.join("synthetic.json");
-    let reuse = store.chunk_count().await.expect("count") == a.chunks
-        && std::fs::read_to_string(&geometry_file).is_ok_and(|g| g == geometry);
-    assert!(
-        reuse || store.chunk_count().await.expect("count") == 0,
-        "{} holds another synthetic store: choose an empty folder",
-        dir.display()
-    );
+    let rows = store.chunk_count().await.expect("count");
+    let reuse = rows == a.chunks && std::fs::read_to_string(&geometry_file).is_ok_and(|g| g == geometry);
+    assert!(reuse || rows == 0, "{} holds another synthetic store: choose an empty folder", dir.display());
 
     let started = Instant::now();
     let mut queries: Vec<(Vec<f32>, String)> = Vec::new();
