@@ -1,8 +1,11 @@
 //! The LanceDB store directly: one writer per matter, the ANN index accepted only with measured
-//! recall, dimension checks.
+//! recall, dimension checks, hybrid search on candidates ranking as the two full lists do.
 
 use lexdesk_core::embed::l2_normalize;
-use lexdesk_core::store::{ChunkRecord, ChunkStore, SearchFilter, StoreError};
+use lexdesk_core::store::{
+    ChunkRecord, ChunkStore, DocumentRecord, DocumentStatus, DocumentWrite, HybridQuery, SearchFilter, StoreError,
+    convex_fusion,
+};
 use lexdesk_e2e::block_on;
 use lexdesk_store::{LanceStore, StoreOptions};
 
@@ -92,5 +95,94 @@ fn the_ann_index_is_used_only_after_its_recall_is_verified() {
         store.append_chunks_raw(&rows[..500]).await.unwrap();
         let state = store.optimize().await.unwrap();
         assert_eq!((state.method.as_str(), state.recall_at_10), ("exact", None));
+    });
+}
+
+fn document(id: &str, chunks: usize) -> DocumentRecord {
+    DocumentRecord {
+        id: id.into(),
+        file_name: format!("{id}.txt"),
+        source_path: format!("/fixtures/{id}.txt"),
+        title: id.into(),
+        format: "text".into(),
+        size_bytes: 0,
+        page_count: 1,
+        chunk_count: u32::try_from(chunks).unwrap(),
+        ocr_pages: 0,
+        status: DocumentStatus::Ingesting,
+        error_code: None,
+        error_message: None,
+        extractor: "fixture".into(),
+        added_at_ms: 0,
+    }
+}
+
+/// The store's hybrid search ranks and fuses candidates and reads only the fused hits; the trait's
+/// default reads both full lists and fuses them. Same hits, same order, same scores — with and
+/// without a document filter, and never a chunk of a document that is not indexed.
+#[test]
+fn hybrid_search_on_candidates_ranks_exactly_as_the_two_full_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    block_on(async {
+        let store = LanceStore::open_writer(dir.path(), 32, StoreOptions::default()).await.unwrap();
+        let words = ["indemnify", "confidential", "terminate", "licence", "warranty", "assign", "notice", "audit"];
+        let mut writes = Vec::new();
+        for (d, seed) in [("alpha", 1u64), ("beta", 2), ("gamma", 3)] {
+            let mut chunks = synthetic(120, 32, seed);
+            for (i, c) in chunks.iter_mut().enumerate() {
+                c.id = format!("{d}:{i}");
+                c.doc_id = d.into();
+                c.text = format!("{d} clause {i}: {} {} {}", words[i % 8], words[(i / 8) % 8], words[(i * 3 + 1) % 8]);
+            }
+            writes.push(DocumentWrite { document: document(d, chunks.len()), pages: Vec::new(), chunks });
+        }
+        store.write(writes).await.unwrap();
+        // Rows of a document that was never marked indexed (as after a crash mid-write): they
+        // match the query best and must still never be returned.
+        let mut orphans = synthetic(6, 32, 9);
+        for (i, c) in orphans.iter_mut().enumerate() {
+            c.id = format!("orphan:{i}");
+            c.doc_id = "orphan".into();
+            c.text = "indemnify confidential terminate indemnify confidential".into();
+        }
+        store.append_chunks_raw(&orphans).await.unwrap();
+        store.optimize().await.unwrap();
+
+        let alpha_beta = SearchFilter { doc_ids: Some(vec!["alpha".into(), "beta".into()]) };
+        for (q, filter) in [(0usize, SearchFilter::default()), (3, SearchFilter::default()), (5, alpha_beta)] {
+            let vector = orphans[q].vector.clone();
+            for weight in [0.0, 0.3, 0.5, 1.0] {
+                let request = HybridQuery {
+                    text: "indemnify confidential",
+                    vector: &vector,
+                    k: 10,
+                    depth: 40,
+                    vector_weight: weight,
+                };
+                let fast = store.hybrid_search(request, &filter).await.unwrap();
+                let text = store.text_search(request.text, request.depth, &filter).await.unwrap();
+                let near = store.vector_search(&vector, request.depth, &filter).await.unwrap();
+                let full = convex_fusion(&[(&text, 1.0 - weight), (&near, weight)], request.k);
+                assert!(text.len() >= 10 && near.len() >= 10, "both lists find something: {} {}", text.len(), near.len());
+                assert_eq!(fast.fused.len(), 10);
+                let ids = |hits: &[lexdesk_core::store::ScoredChunk]| {
+                    hits.iter().map(|h| h.chunk.id.clone()).collect::<Vec<_>>()
+                };
+                assert_eq!(ids(&fast.fused), ids(&full), "weight {weight}");
+                for (a, b) in fast.fused.iter().zip(&full) {
+                    assert!((a.score - b.score).abs() < 1e-5, "{} vs {}", a.score, b.score);
+                    assert_eq!(a.chunk, b.chunk, "the chunk read by row id is the chunk the full list read");
+                }
+                let pairs = |hits: &[lexdesk_core::store::ScoredChunk]| {
+                    hits.iter().map(|h| (h.chunk.id.clone(), h.score)).collect::<Vec<_>>()
+                };
+                assert_eq!(fast.text_scores, pairs(&text));
+                assert_eq!(fast.vector_scores, pairs(&near));
+                assert!(fast.fused.iter().all(|h| !h.chunk.id.starts_with("orphan")));
+                if let Some(docs) = &filter.doc_ids {
+                    assert!(fast.fused.iter().all(|h| docs.contains(&h.chunk.doc_id)));
+                }
+            }
+        }
     });
 }

@@ -298,8 +298,58 @@ pub trait ChunkStore: Send + Sync {
         filter: &SearchFilter,
     ) -> impl Future<Output = Result<Vec<ScoredChunk>, StoreError>> + Send;
 
+    /// Hybrid search: the `depth` best full-text and the `depth` nearest chunks, fused by
+    /// [`convex_fusion`] (full text weighted `1 - vector_weight`) into the `k` best.
+    ///
+    /// The default runs [`Self::text_search`] and [`Self::vector_search`]; a store may do it more
+    /// cheaply (LanceDB reads the chunks' columns only for the `k` fused hits) but must return the
+    /// same ranking.
+    fn hybrid_search(
+        &self,
+        request: HybridQuery<'_>,
+        filter: &SearchFilter,
+    ) -> impl Future<Output = Result<HybridHits, StoreError>> + Send {
+        async move {
+            let text = self.text_search(request.text, request.depth, filter).await?;
+            let vector = self.vector_search(request.vector, request.depth, filter).await?;
+            let w = request.vector_weight.clamp(0.0, 1.0);
+            let fused = convex_fusion(&[(&text, 1.0 - w), (&vector, w)], request.k);
+            Ok(HybridHits {
+                text_scores: text.iter().map(|h| (h.chunk.id.clone(), h.score)).collect(),
+                vector_scores: vector.iter().map(|h| (h.chunk.id.clone(), h.score)).collect(),
+                fused,
+            })
+        }
+    }
+
     /// Bring indexes up to date after writes (full-text index, vector index, compaction).
     fn optimize(&self) -> impl Future<Output = Result<VectorIndexState, StoreError>> + Send;
+}
+
+/// What [`ChunkStore::hybrid_search`] looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct HybridQuery<'a> {
+    /// The query for full-text search.
+    pub text: &'a str,
+    /// The query's vector.
+    pub vector: &'a [f32],
+    /// Results wanted.
+    pub k: usize,
+    /// How deep each list goes before fusion.
+    pub depth: usize,
+    /// The vector list's weight in [0, 1].
+    pub vector_weight: f32,
+}
+
+/// What [`ChunkStore::hybrid_search`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HybridHits {
+    /// Chunk id and BM25 score of every chunk the full-text list held, best first.
+    pub text_scores: Vec<(String, f32)>,
+    /// Chunk id and cosine similarity of every chunk the vector list held, nearest first.
+    pub vector_scores: Vec<(String, f32)>,
+    /// The `k` best after fusion, with their fused scores.
+    pub fused: Vec<ScoredChunk>,
 }
 
 /// Fuse scored lists by a convex combination of their min–max normalised scores: each list
@@ -309,18 +359,93 @@ pub trait ChunkStore: Send + Sync {
 /// Retrieval", 2023, found in general).
 #[must_use]
 pub fn convex_fusion(lists: &[(&[ScoredChunk], f32)], k: usize) -> Vec<ScoredChunk> {
-    let mut scores: HashMap<String, (f32, ScoredChunk)> = HashMap::new();
+    let mut chunks: HashMap<&str, &ScoredChunk> = HashMap::new();
+    let scored: Vec<(Vec<(&str, f32)>, f32)> = lists
+        .iter()
+        .map(|(list, weight)| {
+            for h in *list {
+                chunks.entry(h.chunk.id.as_str()).or_insert(h);
+            }
+            (list.iter().map(|h| (h.chunk.id.as_str(), h.score)).collect(), *weight)
+        })
+        .collect();
+    let refs: Vec<(&[(&str, f32)], f32)> = scored.iter().map(|(l, w)| (l.as_slice(), *w)).collect();
+    fuse_scores(&refs, k)
+        .into_iter()
+        .filter_map(|(id, score)| chunks.get(id).map(|h| ScoredChunk { score, ..(*h).clone() }))
+        .collect()
+}
+
+/// [`convex_fusion`] over bare `(key, score)` lists (a store fuses candidates before it reads
+/// their chunks): the `k` best keys with their fused scores, best first, ties by key.
+#[must_use]
+pub fn fuse_scores<'a>(lists: &[(&[(&'a str, f32)], f32)], k: usize) -> Vec<(&'a str, f32)> {
+    let mut scores: HashMap<&'a str, f32> = HashMap::new();
     for (list, weight) in lists {
         let (min, max) =
-            list.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.score), hi.max(h.score)));
-        for hit in *list {
-            let normalised = if max > min { (hit.score - min) / (max - min) } else { 1.0 };
-            let add = weight * normalised;
-            scores.entry(hit.chunk.id.clone()).and_modify(|(s, _)| *s += add).or_insert_with(|| (add, hit.clone()));
+            list.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &(_, s)| (lo.min(s), hi.max(s)));
+        for &(id, score) in *list {
+            let normalised = if max > min { (score - min) / (max - min) } else { 1.0 };
+            *scores.entry(id).or_insert(0.0) += weight * normalised;
         }
     }
-    let mut fused: Vec<ScoredChunk> = scores.into_values().map(|(score, hit)| ScoredChunk { score, ..hit }).collect();
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.chunk.id.cmp(&b.chunk.id)));
+    let mut fused: Vec<(&'a str, f32)> = scores.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     fused.truncate(k);
     fused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChunkRecord, ScoredChunk, convex_fusion, fuse_scores};
+
+    fn hit(id: &str, score: f32) -> ScoredChunk {
+        let chunk = ChunkRecord {
+            id: id.into(),
+            doc_id: "d".into(),
+            ordinal: 0,
+            page_start: 1,
+            page_end: 1,
+            char_start: 0,
+            char_end: 1,
+            heading_path: Vec::new(),
+            text: id.into(),
+            tokens: 1,
+            language: "en".into(),
+            vector: Vec::new(),
+        };
+        ScoredChunk { chunk, score }
+    }
+
+    #[test]
+    fn fusion_normalises_each_list_and_weighs_them() {
+        // BM25 scores on one scale, cosines on another: each list maps to [0, 1] first.
+        let text = [hit("a", 12.0), hit("b", 8.0), hit("c", 4.0)];
+        let vector = [hit("c", 0.9), hit("d", 0.7), hit("a", 0.5)];
+        let fused = convex_fusion(&[(&text, 0.5), (&vector, 0.5)], 10);
+        let got: Vec<(&str, f32)> = fused.iter().map(|h| (h.chunk.id.as_str(), h.score)).collect();
+        // a: 0.5·1 + 0.5·0 ; c: 0.5·0 + 0.5·1 ; b: 0.5·0.5 ; d: 0.5·0.5 — ties broken by id.
+        assert_eq!(got, vec![("a", 0.5), ("c", 0.5), ("b", 0.25), ("d", 0.25)]);
+        // Only the vector list counts at weight 1 for it.
+        let fused = convex_fusion(&[(&text, 0.0), (&vector, 1.0)], 2);
+        assert_eq!(fused.iter().map(|h| h.chunk.id.as_str()).collect::<Vec<_>>(), vec!["c", "d"]);
+        // A list whose scores are all equal counts fully for each of its hits.
+        let flat = [hit("x", 3.0), hit("y", 3.0)];
+        assert!(convex_fusion(&[(&flat, 1.0)], 5).iter().all(|h| (h.score - 1.0).abs() < f32::EPSILON));
+    }
+
+    #[test]
+    fn fusing_bare_scores_ranks_as_fusing_chunks() {
+        let text = [hit("p", 2.5), hit("q", 2.0), hit("r", 0.5), hit("s", 0.1)];
+        let vector = [hit("s", 0.8), hit("p", 0.79), hit("t", 0.3)];
+        for w in [0.0, 0.25, 0.5, 0.9, 1.0] {
+            let chunks = convex_fusion(&[(&text, 1.0 - w), (&vector, w)], 3);
+            let t: Vec<(&str, f32)> = text.iter().map(|h| (h.chunk.id.as_str(), h.score)).collect();
+            let v: Vec<(&str, f32)> = vector.iter().map(|h| (h.chunk.id.as_str(), h.score)).collect();
+            let bare = fuse_scores(&[(&t, 1.0 - w), (&v, w)], 3);
+            let from_chunks: Vec<(&str, f32)> = chunks.iter().map(|h| (h.chunk.id.as_str(), h.score)).collect();
+            assert_eq!(bare, from_chunks, "weight {w}");
+            assert_eq!(bare.len(), 3);
+        }
+    }
 }

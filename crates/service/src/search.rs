@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use lexdesk_core::embed::{EmbedRole, Embedder};
 use lexdesk_core::store::{
-    ChunkStore, DocumentRecord, DocumentStatus, ScoredChunk, SearchFilter, SearchMode, StoreError, convex_fusion,
+    ChunkStore, DocumentRecord, DocumentStatus, HybridQuery, ScoredChunk, SearchFilter, SearchMode, StoreError,
 };
 use lexdesk_core::{EngineError, ErrorCode};
 use serde::Serialize;
@@ -208,7 +208,7 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
 
     /// Run one search.
     ///
-    /// Hybrid search fuses full-text and vector results (see [`convex_fusion`]) and puts first the
+    /// Hybrid search fuses full-text and vector results (see [`lexdesk_core::store::convex_fusion`]) and puts first the
     /// passages that a legal reference in the query names exactly (see [`Self::structural`]).
     ///
     /// # Errors
@@ -244,16 +244,18 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             }
             SearchMode::Hybrid => {
                 let v = self.embed_query(&request.query).await?;
-                let text = self.store.text_search(&request.query, depth, &filter).await?;
-                let vector = self.store.vector_search(&v, depth, &filter).await?;
-                note(&text, &mut text_scores);
-                note(&vector, &mut vector_scores);
-                structural = self.structural(&request.query, &filter).await?;
+                let w = request.vector_weight.unwrap_or_else(|| self.default_vector_weight(&request.query));
+                let query =
+                    HybridQuery { text: &request.query, vector: &v, k, depth, vector_weight: w.clamp(0.0, 1.0) };
+                let found = self.store.hybrid_search(query, &filter).await?;
+                for (scores, into) in [(found.text_scores, &mut text_scores), (found.vector_scores, &mut vector_scores)]
                 {
-                    let w = request.vector_weight.unwrap_or_else(|| self.default_vector_weight(&request.query));
-                    let w = w.clamp(0.0, 1.0);
-                    convex_fusion(&[(&text, 1.0 - w), (&vector, w)], k)
+                    for (id, score) in scores {
+                        into.entry(id).or_insert(score);
+                    }
                 }
+                structural = self.structural(&request.query, &filter).await?;
+                found.fused
             }
         };
         let structural_ids: HashSet<String> = structural.iter().map(|h| h.chunk.id.clone()).collect();

@@ -24,6 +24,8 @@
 //! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --remeasure
 //! # the geometry of a real matter's embeddings against the synthetic one's:
 //! cargo run --release --example search_latency -- --lid --lid-of ~/.local/share/lexdesk/matters/<id>/store
+//! # where a search spends its time: LanceDB's executed plans, with each operator's time:
+//! cargo run --release --example search_latency -- --chunks 1000000 --dir /tmp/s1m --keep-index --analyze
 //! ```
 //! Prints a table and one JSON line.
 
@@ -33,7 +35,8 @@ use std::time::Instant;
 
 use lexdesk_core::embed::l2_normalize;
 use lexdesk_core::store::{
-    ChunkRecord, ChunkStore, DocumentRecord, DocumentStatus, DocumentWrite, ScoredChunk, SearchFilter, convex_fusion,
+    ChunkRecord, ChunkStore, DocumentRecord, DocumentStatus, DocumentWrite, HybridQuery, ScoredChunk, SearchFilter,
+    convex_fusion,
 };
 use lexdesk_store::{LanceStore, StoreOptions};
 
@@ -73,6 +76,7 @@ struct Args {
     latent: usize,
     lid: bool,
     lid_of: Option<std::path::PathBuf>,
+    analyze: bool,
 }
 
 fn args() -> Args {
@@ -86,6 +90,7 @@ fn args() -> Args {
         latent: 16,
         lid: false,
         lid_of: None,
+        analyze: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -101,6 +106,10 @@ fn args() -> Args {
             a.lid = true;
             continue;
         }
+        if flag == "--analyze" {
+            a.analyze = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--chunks" => a.chunks = value.parse().expect("--chunks N"),
@@ -114,7 +123,7 @@ fn args() -> Args {
             }
             other => panic!(
                 "unknown flag {other} (--chunks N, --queries N, --dir DIR, --rows-per-partition N, --keep-index, \
-                 --remeasure, --latent L, --lid, --lid-of DIR)"
+                 --remeasure, --latent L, --lid, --lid-of DIR, --analyze)"
             ),
         }
     }
@@ -273,23 +282,25 @@ struct Timing {
     p95: f64,
 }
 
-async fn time<F, Fut>(n: usize, mut f: F) -> Timing
-where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = Vec<ScoredChunk>>,
-{
-    for i in 0..n.min(20) {
-        f(i).await;
+/// The searches measured: full text, vector, hybrid as the store runs it (ranking and fusing
+/// candidates, reading only the fused hits' chunks), and hybrid the way the trait composes it
+/// by default (both lists of 40 read in full, then fused) for comparison.
+const SEARCHES: [&str; 4] = ["text", "vector", "hybrid", "hybrid, both lists read"];
+
+async fn search_once(store: &LanceStore, which: usize, q: &(Vec<f32>, String), all: &SearchFilter) -> Vec<ScoredChunk> {
+    match which {
+        0 => store.text_search(&q.1, 10, all).await.expect("text search"),
+        1 => store.vector_search(&q.0, 10, all).await.expect("vector search"),
+        2 => {
+            let query = HybridQuery { text: &q.1, vector: &q.0, k: 10, depth: 40, vector_weight: 0.5 };
+            store.hybrid_search(query, all).await.expect("hybrid search").fused
+        }
+        _ => {
+            let text = store.text_search(&q.1, 40, all).await.expect("text search");
+            let vector = store.vector_search(&q.0, 40, all).await.expect("vector search");
+            convex_fusion(&[(&text, 0.5), (&vector, 0.5)], 10)
+        }
     }
-    let mut ms = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = Instant::now();
-        let hits = f(i).await;
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert!(!hits.is_empty(), "query {i} found nothing");
-    }
-    ms.sort_by(f64::total_cmp);
-    Timing { p50: percentile(&ms, 0.5), p95: percentile(&ms, 0.95) }
 }
 
 #[tokio::main]
@@ -383,27 +394,45 @@ async fn main() {
     let n = queries.len();
     let all = SearchFilter::default();
 
-    let text = time(n, |i| {
-        let (store, q) = (&store, &queries[i].1);
-        let all = &all;
-        async move { store.text_search(q, 10, all).await.expect("text search") }
-    })
-    .await;
-    let vector = time(n, |i| {
-        let (store, q) = (&store, &queries[i].0);
-        let all = &all;
-        async move { store.vector_search(q, 10, all).await.expect("vector search") }
-    })
-    .await;
-    let hybrid = time(n, |i| {
-        let (store, q) = (&store, &queries[i]);
-        let all = &all;
-        async move {
-            let (t, v) = tokio::join!(store.text_search(&q.1, 40, all), store.vector_search(&q.0, 40, all));
-            convex_fusion(&[(&t.expect("text"), 0.5), (&v.expect("vector"), 0.5)], 10)
+    if a.analyze {
+        // Warm, then print the executed plans of one query of each kind.
+        for q in queries.iter().take(20) {
+            store.text_search(&q.1, 10, &all).await.expect("text search");
+            store.vector_search(&q.0, 10, &all).await.expect("vector search");
         }
-    })
-    .await;
+        let (vector_plan, text_plan) = store.analyze_searches(&queries[0].0, &queries[0].1, 10).await.expect("analyze");
+        println!("vector search plan:\n{vector_plan}\n\nfull-text search plan:\n{text_plan}");
+    }
+    // The searches take turns query by query (each first in turn), so that a change in the
+    // machine's load or page cache between them does not decide the comparison.
+    let mut ms: Vec<Vec<f64>> = vec![Vec::new(); SEARCHES.len()];
+    let warm = n.min(20);
+    let mut same_ranking = 0;
+    for i in 0..warm + n {
+        let q = &queries[i % n];
+        let mut ranked: Vec<Vec<String>> = vec![Vec::new(); SEARCHES.len()];
+        for turn in 0..SEARCHES.len() {
+            let which = (i + turn) % SEARCHES.len();
+            let started = Instant::now();
+            let hits = search_once(&store, which, q, &all).await;
+            if i >= warm {
+                ms[which].push(started.elapsed().as_secs_f64() * 1000.0);
+                assert!(!hits.is_empty(), "query {i} found nothing ({})", SEARCHES[which]);
+            }
+            ranked[which] = hits.into_iter().map(|h| h.chunk.id).collect();
+        }
+        if i >= warm && ranked[2] == ranked[3] {
+            same_ranking += 1;
+        }
+    }
+    let timing: Vec<Timing> = ms
+        .iter_mut()
+        .map(|m| {
+            m.sort_by(f64::total_cmp);
+            Timing { p50: percentile(m, 0.5), p95: percentile(m, 0.95) }
+        })
+        .collect();
+    let (text, vector, hybrid, two_lists) = (&timing[0], &timing[1], &timing[2], &timing[3]);
 
     println!("chunks {}, --latent {}  (written in {write_s:.0} s, indexes in {index_s:.0} s)", a.chunks, a.latent);
     let setting = store.ann_setting();
@@ -411,8 +440,9 @@ async fn main() {
         "vector search: {} (recall@10 vs exact: {:?}; partitions, nprobes, ef: {setting:?})",
         state.method, state.recall_at_10
     );
+    println!("hybrid rankings identical both ways: {same_ranking} of {n} queries");
     println!("{:<8} {:>9} {:>9}", "search", "p50 ms", "p95 ms");
-    for (name, t) in [("text", &text), ("vector", &vector), ("hybrid", &hybrid)] {
+    for (name, t) in SEARCHES.iter().zip(&timing) {
         println!("{name:<8} {:>9.2} {:>9.2}", t.p50, t.p95);
     }
     println!(
@@ -424,6 +454,8 @@ async fn main() {
             "text_ms": {"p50": text.p50, "p95": text.p95},
             "vector_ms": {"p50": vector.p50, "p95": vector.p95},
             "hybrid_ms": {"p50": hybrid.p50, "p95": hybrid.p95},
+            "hybrid_reading_both_lists_ms": {"p50": two_lists.p50, "p95": two_lists.p95},
+            "hybrid_rankings_identical": same_ranking,
         })
     );
 }

@@ -136,6 +136,13 @@ pub(crate) fn f32_column(batch: &RecordBatch, name: &str) -> Result<Vec<f32>, St
     Ok(cast.as_primitive::<Float32Type>().iter().map(Option::unwrap_or_default).collect())
 }
 
+pub(crate) fn u64_column(batch: &RecordBatch, name: &str) -> Result<Vec<u64>, StoreError> {
+    let c = col(batch, name)?
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| StoreError::Backend(format!("column `{name}` is not u64")))?;
+    Ok(c.iter().map(Option::unwrap_or_default).collect())
+}
+
 pub(crate) fn vector_column(batch: &RecordBatch) -> Result<Vec<Vec<f32>>, StoreError> {
     let list = col(batch, "vector")?
         .as_fixed_size_list_opt()
