@@ -163,7 +163,12 @@ fn hybrid_search_on_candidates_ranks_exactly_as_the_two_full_lists() {
                 let text = store.text_search(request.text, request.depth, &filter).await.unwrap();
                 let near = store.vector_search(&vector, request.depth, &filter).await.unwrap();
                 let full = convex_fusion(&[(&text, 1.0 - weight), (&near, weight)], request.k);
-                assert!(text.len() >= 10 && near.len() >= 10, "both lists find something: {} {}", text.len(), near.len());
+                assert!(
+                    text.len() >= 10 && near.len() >= 10,
+                    "both lists find something: {} {}",
+                    text.len(),
+                    near.len()
+                );
                 assert_eq!(fast.fused.len(), 10);
                 let ids = |hits: &[lexdesk_core::store::ScoredChunk]| {
                     hits.iter().map(|h| h.chunk.id.clone()).collect::<Vec<_>>()

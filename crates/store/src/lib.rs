@@ -918,18 +918,26 @@ impl ChunkStore for LanceStore {
             return Err(StoreError::DimensionMismatch { expected: self.dimensions, got: request.vector.len() });
         }
         let analysed = search_text(request.text);
-        let text = if analysed.trim().is_empty() || request.depth == 0 || !self.has_fts_index().await? {
-            Vec::new()
-        } else {
-            let mut c = self.text_candidates(analysed, request.depth + 8, filter).await?;
-            c.truncate(request.depth);
-            c
-        };
-        let mut vector = if request.depth == 0 {
-            Vec::new()
-        } else {
-            self.vector_candidates(request.vector, request.depth + 8, filter).await?
-        };
+        let searches_text = !analysed.trim().is_empty() && request.depth > 0 && self.has_fts_index().await?;
+        // Both lists at once: much of a search is waiting for reads.
+        let (text, vector) = futures::join!(
+            async {
+                if searches_text {
+                    self.text_candidates(analysed, request.depth + 8, filter).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            async {
+                if request.depth > 0 {
+                    self.vector_candidates(request.vector, request.depth + 8, filter).await
+                } else {
+                    Ok(Vec::new())
+                }
+            }
+        );
+        let (mut text, mut vector) = (text?, vector?);
+        text.truncate(request.depth);
         vector.truncate(request.depth);
         let w = request.vector_weight.clamp(0.0, 1.0);
         let text_list: Vec<(&str, f32)> = text.iter().map(|c| (c.id.as_str(), c.score)).collect();
