@@ -89,6 +89,12 @@ fn sse_events(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A real HTTP client (reqwest is built without a default TLS provider: ring is installed first).
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 async fn metric(client: &reqwest::Client, server: &Server, key: &str, name: &str) -> f64 {
     let text = client.get(server.url("/metrics")).bearer_auth(key).send().await.unwrap().text().await.unwrap();
     text.lines()
@@ -110,7 +116,7 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
 
     block_on(async {
         let server = Server::start(home.path(), config()).await;
-        let http = reqwest::Client::new();
+        let http = http_client();
 
         // Liveness needs no key; everything else does.
         let health: Value = http.get(server.url("/health")).send().await.unwrap().json().await.unwrap();
@@ -429,7 +435,7 @@ fn per_key_rate_limits_answer_429_with_retry_after() {
     block_on(async {
         let config = ServerConfig { rate_limit_per_minute: 6, rate_limit_burst: 3, ..config() };
         let server = Server::start(home.path(), config).await;
-        let http = reqwest::Client::new();
+        let http = http_client();
         for _ in 0..3 {
             assert_eq!(
                 http.get(server.url("/v1/matters")).bearer_auth(&a).send().await.unwrap().status(),
@@ -466,7 +472,7 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
     std::fs::write(&key_file, format!("{key}\n")).unwrap();
     block_on(async {
         let engine = Server::start(engine_home.path(), ServerConfig { parallel: 2, queue: 8, ..config() }).await;
-        let http = reqwest::Client::new();
+        let http = http_client();
         let models: Value =
             http.get(engine.url("/v1/models")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         let (chat_id, embed_id) =

@@ -232,6 +232,9 @@ impl Downloader {
     /// The TLS backend cannot be initialised.
     pub fn new(opts: DownloadOptions) -> Result<Self, ModelsError> {
         let ua = concat!("LexDesk/", env!("CARGO_PKG_VERSION"));
+        // reqwest is built without a default TLS provider: ring it is (an error only says one is
+        // installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let build = |policy| {
             Client::builder()
                 .user_agent(ua)

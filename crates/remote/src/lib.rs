@@ -86,6 +86,9 @@ impl Inner {
                 message: format!("remote engine URL `{}` must start with http:// or https://", options.base_url),
             });
         }
+        // reqwest is built without a default TLS provider: ring it is (an error only says one is
+        // installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(options.timeout_secs.max(1)))
