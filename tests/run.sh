@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$LEXDESK_ROOT"
 
 # Each step with the minutes and seconds elapsed so far (cold and warm CI times are read off these).
-step() { printf '\n\033[1m== [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
+step() { printf '\n\033[1m== [%d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 step "UI: type check and unit tests (Vitest, mocked IPC)"
 (cd ui && npm run --silent typecheck && npm test --silent)

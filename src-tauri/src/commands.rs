@@ -8,12 +8,10 @@ use lexdesk_desk::{
     HubTokenStatus, ModelCatalog, ModelChoice, Notice, PageView, RenderParams, RenderView, SessionSummary, Settings,
     SettingsUpdate, TemplateView,
 };
-use lexdesk_models::{DownloadEvent, DownloadOutcome};
-use lexdesk_service::Matter;
-use lexdesk_service::answer::Searched;
-use lexdesk_service::ingest::{IngestEvent, IngestSummary};
-use lexdesk_service::sessions::ChatSession;
-use lexdesk_templates::{Comparison, ComparisonSummary, DiffLine, Listing};
+use lexdesk_desk::{
+    ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, IngestEvent, IngestSummary,
+    Listing, Matter, Searched,
+};
 use serde::Serialize;
 use tauri::State;
 use tauri::ipc::Channel;
@@ -199,7 +197,8 @@ pub fn rename_session(
 #[tauri::command(async)]
 #[specta::specta]
 pub fn delete_session(shell: State<'_, Shell>, matter_id: String, session_id: String) -> Result<()> {
-    Ok(shell.desk.delete_session(&matter_id, &session_id)?)
+    shell.desk.delete_session(&matter_id, &session_id)?;
+    Ok(())
 }
 
 /// Write a session to the file the user picked in the save dialog.

@@ -24,9 +24,12 @@ pub use commands::AnswerStreamEvent;
 /// Where the generated bindings live, relative to this crate.
 pub const BINDINGS_PATH: &str = "../ui/src/bindings.ts";
 
-/// An error as the UI receives it: a stable code to branch on and a message to show.
+/// An error as the UI receives it: a kind to branch on, the stable code and a message to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
 pub struct IpcError {
+    /// What kind of failure it is (the same kind gives the server's HTTP status and the CLI's
+    /// exit code).
+    pub kind: lexdesk_core::ErrorKind,
     /// Stable code, e.g. `MATTER_EXISTS`, `NOT_GGUF`, `PASSWORD_PROTECTED`.
     pub code: String,
     /// What happened, for people.
@@ -35,7 +38,8 @@ pub struct IpcError {
 
 impl From<DeskError> for IpcError {
     fn from(e: DeskError) -> Self {
-        Self { code: lexdesk_core::ErrorCode::code(&e).to_string(), message: e.to_string() }
+        use lexdesk_core::ErrorCode as _;
+        Self { kind: e.kind(), code: e.code().to_string(), message: e.to_string() }
     }
 }
 
@@ -231,6 +235,47 @@ mod tests {
             fresh == current,
             "ui/src/bindings.ts is stale: run `LEXDESK_UPDATE_BINDINGS=1 cargo test -p lexdesk-desktop bindings`"
         );
+    }
+
+    /// The commands live in three lists: the invoke handler (`collect_commands!`), the build
+    /// script's `COMMANDS` (one permission each) and the main window's capability. They agree.
+    #[test]
+    fn the_three_command_lists_agree() {
+        use std::collections::BTreeSet;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bindings.ts");
+        export_bindings(&path).unwrap();
+        let bindings = std::fs::read_to_string(&path).unwrap();
+        let invoked: BTreeSet<String> = bindings
+            .split("__TAURI_INVOKE<")
+            .skip(1)
+            .filter_map(|rest| {
+                rest.split_once(">(\"").and_then(|(_, name)| name.split_once('"')).map(|(n, _)| n.to_owned())
+            })
+            .collect();
+        let build_rs = include_str!("../build.rs");
+        let listed = build_rs.split_once("const COMMANDS: &[&str] = &[").unwrap().1.split_once("];").unwrap().0;
+        let built: BTreeSet<String> =
+            listed.split(',').map(|s| s.trim().trim_matches('"').to_owned()).filter(|s| !s.is_empty()).collect();
+        let capability: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        let allowed: BTreeSet<String> = capability["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+            .map(|p| p.replace('-', "_"))
+            .collect();
+        assert!(invoked.len() >= 40 && invoked.contains("ask"), "{invoked:?}");
+        assert_eq!(invoked, built, "collect_commands! and build.rs's COMMANDS differ");
+        assert_eq!(invoked, allowed, "collect_commands! and capabilities/main.json differ");
+    }
+
+    #[test]
+    fn errors_reach_the_ui_with_their_kind() {
+        let e = IpcError::from(DeskError::DocumentNotFound("a.pdf".into()));
+        assert_eq!((e.kind, e.code.as_str()), (lexdesk_core::ErrorKind::NotFound, "DOCUMENT_NOT_FOUND"));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["kind"], "not_found");
     }
 
     #[test]

@@ -49,6 +49,6 @@ fn worker(args: &[std::ffi::OsString]) -> ExitCode {
         }
     }
     let Some(file) = file else { return ExitCode::from(2) };
-    let code = lexdesk_ingest::pdf::run_worker(&file, max_memory_mib, std::io::stdout().lock());
+    let code = lexdesk_desk::run_pdf_worker(&file, max_memory_mib, std::io::stdout().lock());
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

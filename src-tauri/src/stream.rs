@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lexdesk_desk::CompareProgress;
-use lexdesk_service::ingest::IngestEvent;
+use lexdesk_desk::IngestEvent;
 use tauri::ipc::Channel;
 
 use crate::AnswerStreamEvent;

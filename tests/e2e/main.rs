@@ -13,3 +13,4 @@ mod models;
 mod server;
 mod store;
 mod templates;
+mod tidy;

@@ -91,7 +91,7 @@ fn sse_events(text: &str) -> Vec<(String, String)> {
 
 /// A real HTTP client (reqwest is built without a default TLS provider: ring is installed first).
 fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    drop(rustls::crypto::ring::default_provider().install_default());
     reqwest::Client::new()
 }
 
@@ -397,6 +397,23 @@ fn server_speaks_openai_and_lexdesk_behind_scoped_keys() {
         assert!(streamed["citations"].as_array().unwrap().iter().all(|c| c["verified"] == true), "{streamed}");
         let r = server.post(&http, "/v1/matters/nope/ask", &client_key, &json!({"question": question})).await;
         assert_eq!(error_of(r).await.1["error"]["code"], "MATTER_NOT_FOUND");
+        // A user error is never a 5xx: an unknown template is 404 (it answered 500 before the
+        // error taxonomy), with the template's code.
+        let r = server
+            .post(
+                &http,
+                &format!("/v1/matters/{matter_id}/ask"),
+                &client_key,
+                &json!({"question": question, "template": "no-such-template"}),
+            )
+            .await;
+        let (status, body) = error_of(r).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("TEMPLATE_NOT_FOUND")),
+            "{body}"
+        );
+        assert_eq!(body["error"]["type"], "not_found_error");
 
         // Metrics: admin or a metrics key only; requests, tokens, ingestion, models.
         let r = http.get(server.url("/metrics")).bearer_auth(&client_key).send().await.unwrap();

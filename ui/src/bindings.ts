@@ -99,11 +99,20 @@ export const commands = {
 /* Types */
 /**  Why an answer abstains. */
 export type Abstention = {
-	/**  `NO_RELEVANT_PASSAGES`, `MODEL_ABSTAINED` or `NO_SUPPORTED_CLAIM`. */
-	code: string,
+	/**  Why. */
+	code: AbstentionReason,
 	/**  Explanation. */
 	message: string,
 };
+
+/**  Why an answer abstains. */
+export type AbstentionReason = 
+/**  No retrieved passage is relevant enough. */
+"NO_RELEVANT_PASSAGES" | 
+/**  The model said the passages do not answer the question. */
+"MODEL_ABSTAINED" | 
+/**  Nothing the model wrote could be verified against the passages. */
+"NO_SUPPORTED_CLAIM";
 
 /**  A finished answer. */
 export type Answer = {
@@ -335,9 +344,20 @@ export type Citation = {
 	end: number | null,
 	/**  Share of the quote matched as one contiguous run. */
 	coverage: number | null,
-	/**  Why it is not verified: `NO_QUOTE`, `QUOTE_NOT_FOUND`, `QUOTE_TOO_SHORT`, `UNKNOWN_SOURCE`. */
-	problem: string | null,
+	/**  Why it is not verified. */
+	problem: CitationProblem | null,
 };
+
+/**  Why a citation is not verified. */
+export type CitationProblem = 
+/**  The marker has no quote. */
+"NO_QUOTE" | 
+/**  The quote is not on the cited pages. */
+"QUOTE_NOT_FOUND" | 
+/**  The quote is too short to be checked. */
+"QUOTE_TOO_SHORT" | 
+/**  The marker names a source that was not given. */
+"UNKNOWN_SOURCE";
 
 /**  A comparison to run. */
 export type CompareParams = {
@@ -599,6 +619,55 @@ export type DownloadProgress = {
 	eta_secs: number | null,
 };
 
+/**
+ *  The kinds of failure. Each error code has exactly one; the HTTP status
+ *  ([`ErrorKind::http_status`]), the CLI's exit code ([`ErrorKind::exit_code`]) and the desktop
+ *  app's error kind (this enum, as a TypeScript union) are derived from it and nothing else.
+ */
+export type ErrorKind = 
+/**  What was asked for does not exist (a matter, document, page, session, template, file). */
+"not_found" | 
+/**
+ *  The request contradicts the current state (the name exists, a writer holds the matter,
+ *  the document is not indexed yet, the matter was built with another embedder).
+ */
+"conflict" | 
+/**
+ *  A value the user gave is not acceptable (an empty question, a bad name, a template
+ *  variable of the wrong type): fix the input.
+ */
+"invalid_input" | 
+/**  A generation request the engine refuses (sampling parameters out of range). */
+"invalid_request" | 
+/**  The input is too large for the model (the prompt does not fit the context). */
+"too_large" | 
+/**
+ *  A file LexDesk reads is damaged or invalid (configuration, a template file, a matter's
+ *  manifest, a session, a document that cannot be extracted).
+ */
+"invalid_data" | 
+/**  The model file is missing, not a GGUF, damaged, or the wrong kind of model. */
+"model_file" | 
+/**  This machine lacks the memory or disk the operation needs. */
+"resources" | 
+/**  A component is not running (the model worker stopped, the key store cannot be read). */
+"unavailable" | 
+/**  llama.cpp failed while evaluating. */
+"inference" | 
+/**  A remote inference engine failed or could not be reached. */
+"remote" | 
+/**
+ *  A service outside LexDesk failed or refused: the model hub or the network during a
+ *  download (checksum and size checks included), the OS keychain.
+ */
+"external" | 
+/**  The user cancelled. */
+"cancelled" | 
+/**  A file could not be read or written. */
+"io" | 
+/**  A bug: something that should not fail did. */
+"internal";
+
 /**  One passage of retrieved evidence, as the caller froze it. */
 export type EvidencePassage = {
 	/**  Its label in the prompt (`S1`); empty: numbered `S1`, `S2`, … by position. */
@@ -858,8 +927,13 @@ export type InvalidFile = {
 	message: string,
 };
 
-/**  An error as the UI receives it: a stable code to branch on and a message to show. */
+/**  An error as the UI receives it: a kind to branch on, the stable code and a message to show. */
 export type IpcError = {
+	/**
+	 *  What kind of failure it is (the same kind gives the server's HTTP status and the CLI's
+	 *  exit code).
+	 */
+	kind: ErrorKind,
 	/**  Stable code, e.g. `MATTER_EXISTS`, `NOT_GGUF`, `PASSWORD_PROTECTED`. */
 	code: string,
 	/**  What happened, for people. */

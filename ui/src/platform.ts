@@ -3,7 +3,7 @@
 import { Channel } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open, save } from "@tauri-apps/plugin-dialog";
-import type { IpcError } from "./bindings";
+import type { ErrorKind, IpcError } from "./bindings";
 
 export function channel<T>(onMessage: (message: T) => void): Channel<T> {
   return new Channel<T>(onMessage);
@@ -19,13 +19,14 @@ export function newJobId(): string {
 /** Normalises anything a rejected command (or other failure) can produce. */
 export function toIpcError(error: unknown): IpcError {
   if (error && typeof error === "object" && "message" in error) {
-    const e = error as { code?: unknown; message?: unknown };
+    const e = error as { kind?: unknown; code?: unknown; message?: unknown };
     return {
+      kind: typeof e.kind === "string" ? (e.kind as ErrorKind) : "internal",
       code: typeof e.code === "string" ? e.code : "ERROR",
       message: String(e.message),
     };
   }
-  return { code: "ERROR", message: String(error) };
+  return { kind: "internal", code: "ERROR", message: String(error) };
 }
 
 function asList(picked: string | string[] | null): string[] {

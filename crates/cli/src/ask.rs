@@ -8,13 +8,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::SearchMode;
-use lexdesk_desk::{AnswerProgress, AskParams};
-use lexdesk_service::answer::{Answer, AnswerMode};
-use lexdesk_service::sessions::Sessions;
+use lexdesk_desk::{Answer, AnswerMode, AnswerProgress, AskParams, ExportFormat};
 
-use crate::library::matters;
+use crate::Ctx;
 use crate::output::{Out, Prompter, json};
-use crate::{Ctx, from_desk};
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
@@ -56,7 +53,6 @@ pub struct AskArgs {
 }
 
 pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result<u8> {
-    let matter = matters(ctx).find(&args.matter)?;
     let template_inputs = match &args.template {
         Some(_) => Some(crate::templates::inputs(&args.vars)?),
         None if !args.vars.is_empty() => {
@@ -65,6 +61,7 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         None => None,
     };
     let desk = ctx.desk(args.model.as_deref(), args.embed_model.as_deref())?;
+    let matter = desk.find_matter(&args.matter)?;
     let params = AskParams {
         question: args.question.clone(),
         doc: args.doc.clone(),
@@ -82,7 +79,7 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
             print_token(t);
         }
     };
-    let turn = desk.answer(&matter.id, &params, CancelToken::new(), &mut on_progress).await.map_err(from_desk)?;
+    let turn = desk.answer(&matter.id, &params, CancelToken::new(), &mut on_progress).await?;
     if args.json {
         json(out, &turn.answer)?;
     } else {
@@ -176,12 +173,12 @@ pub async fn chat_matter(
     max_tokens: Option<u32>,
     args: &GroundedChatArgs,
 ) -> anyhow::Result<u8> {
-    let matter = matters(ctx).find(args.matter.as_deref().unwrap_or_default())?;
     let desk = ctx.desk(model, args.embed_model.as_deref())?;
+    let matter = desk.find_matter(args.matter.as_deref().unwrap_or_default())?;
     let mut session_id = None;
     match &args.session {
         Some(id) => {
-            let session = desk.session(&matter.id, id).map_err(from_desk)?;
+            let session = desk.session(&matter.id, id)?;
             eprintln!(
                 "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",
                 matter.name,
@@ -208,7 +205,7 @@ pub async fn chat_matter(
                 print_token(t);
             }
         };
-        let result = desk.ask(&matter.id, params, CancelToken::new(), &mut on_progress).await.map_err(from_desk)?;
+        let result = desk.ask(&matter.id, params, CancelToken::new(), &mut on_progress).await?;
         print_answer(out, &result.turn.answer, args.mode == AnswerMode::Generate)?;
         session_id = Some(result.session.id);
     }
@@ -270,17 +267,17 @@ pub fn session_cmd(ctx: &Ctx, out: &mut Out, command: &SessionCommand) -> anyhow
         | SessionCommand::Delete { matter, .. }
         | SessionCommand::Export { matter, .. } => matter,
     };
-    let matter = matters(ctx).find(matter_name)?;
-    let sessions = Sessions::new(&matter.dir);
+    let desk = ctx.desk(None, None)?;
+    let matter = desk.find_matter(matter_name)?;
     match command {
         SessionCommand::List { json: as_json, .. } => {
-            let list = sessions.list()?;
+            let list = desk.sessions(&matter.id)?;
             if *as_json {
                 #[derive(serde::Serialize)]
                 struct Row<'a> {
                     id: &'a str,
                     title: &'a str,
-                    turns: usize,
+                    turns: u32,
                     created_at_ms: i64,
                     updated_at_ms: i64,
                 }
@@ -289,7 +286,7 @@ pub fn session_cmd(ctx: &Ctx, out: &mut Out, command: &SessionCommand) -> anyhow
                     .map(|s| Row {
                         id: &s.id,
                         title: &s.title,
-                        turns: s.turns.len(),
+                        turns: s.turns,
                         created_at_ms: s.created_at_ms,
                         updated_at_ms: s.updated_at_ms,
                     })
@@ -299,21 +296,21 @@ pub fn session_cmd(ctx: &Ctx, out: &mut Out, command: &SessionCommand) -> anyhow
                 eprintln!("no chat sessions in “{}”", matter.name);
             } else {
                 for s in &list {
-                    out.line(format!("{}  {:>3} turns  {}", s.id, s.turns.len(), s.title))?;
+                    out.line(format!("{}  {:>3} turns  {}", s.id, s.turns, s.title))?;
                 }
             }
         }
         SessionCommand::Rename { id, title, .. } => {
-            let s = sessions.rename(id, title)?;
+            let s = desk.rename_session(&matter.id, id, title)?;
             eprintln!("renamed {} to “{}”", s.id, s.title);
         }
         SessionCommand::Delete { id, .. } => {
-            let s = sessions.delete(id)?;
+            let s = desk.delete_session(&matter.id, id)?;
             eprintln!("deleted chat session {} (“{}”)", s.id, s.title);
         }
         SessionCommand::Export { id, format, output, .. } => {
-            let s = sessions.load(id)?;
-            let text = if format == "json" { serde_json::to_string_pretty(&s)? } else { s.to_markdown() };
+            let format = if format == "json" { ExportFormat::Json } else { ExportFormat::Markdown };
+            let text = desk.export_session(&matter.id, id, format)?;
             match output {
                 Some(path) => {
                     std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?

@@ -6,17 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lexdesk_core::ErrorCode;
 use lexdesk_core::generate::CancelToken;
-use lexdesk_core::store::{ChunkStore, DocumentStatus, SearchMode};
-use lexdesk_desk::EmbedEngine;
-use lexdesk_service::ingest::{FileOutcome, IngestEvent};
-use lexdesk_service::search::{SearchRequest, Searcher};
-use lexdesk_service::{Matter, Matters};
-use lexdesk_store::{LanceStore, StoreOptions};
+use lexdesk_core::store::{DocumentStatus, SearchMode};
+use lexdesk_desk::{FileOutcome, IngestEvent, SearchRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::output::{Out, json};
-use crate::{Ctx, exit, from_desk};
+use crate::{Ctx, exit};
 
 #[derive(Debug, Subcommand)]
 pub enum MatterCommand {
@@ -114,26 +111,11 @@ pub struct SearchArgs {
     query: Option<String>,
 }
 
-pub fn matters(ctx: &Ctx) -> Matters {
-    Matters::new(ctx.home.matters_dir())
-}
-
-/// The embedding model as the desk chooses it — the configured (or `--embed-model`) GGUF, or the
-/// `[remote.embed]` endpoint — so that `ingest` and `search` embed with the same model as `ask`,
-/// the desktop app and the server.
-pub async fn embedder(ctx: &Ctx, flag: Option<&str>) -> anyhow::Result<EmbedEngine> {
-    ctx.desk(None, flag)?.embedding_model().await.map_err(from_desk)
-}
-
-pub async fn open_reader(matter: &Matter, dimensions: usize) -> anyhow::Result<LanceStore> {
-    Ok(LanceStore::open(&matter.store_dir(), dimensions, StoreOptions::default()).await?)
-}
-
 pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow::Result<u8> {
-    let m = matters(ctx);
+    let desk = ctx.desk(None, None)?;
     match command {
         MatterCommand::Create { name } => {
-            let created = m.create(name)?;
+            let created = desk.create_matter(name)?;
             out.line(format!("created matter `{}` ({})", created.name, created.id))?;
         }
         MatterCommand::List { json: as_json } => {
@@ -144,7 +126,7 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
                 created_at_ms: i64,
                 path: PathBuf,
             }
-            let list = m.list()?;
+            let list = desk.matters()?;
             if *as_json {
                 let rows: Vec<Row> = list
                     .into_iter()
@@ -160,11 +142,12 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
             }
         }
         MatterCommand::Rename { name, new_name } => {
-            let renamed = m.rename(name, new_name)?;
+            let renamed = desk.rename_matter(name, new_name)?;
             out.line(format!("renamed to `{}`", renamed.name))?;
         }
         MatterCommand::Delete { name } => {
-            let deleted = m.delete(name)?;
+            let deleted = desk.find_matter(name)?;
+            desk.delete_matter(&deleted.id)?;
             out.line(format!("deleted matter `{}`", deleted.name))?;
         }
     }
@@ -178,21 +161,20 @@ fn bar_style() -> ProgressStyle {
 }
 
 pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::Result<u8> {
-    let m = matters(ctx);
-    let matter = match m.find(&args.matter) {
-        Ok(x) => x,
-        Err(lexdesk_service::MatterError::NotFound(_)) => {
-            let created = m.create(&args.matter)?;
-            eprintln!("created matter `{}`", created.name);
-            created
-        }
-        Err(e) => return Err(e.into()),
-    };
     let desk = ctx.desk(None, args.embed_model.as_deref())?.with_ingest_settings(lexdesk_desk::IngestSettings {
         ocr: !args.no_ocr,
         pdf_timeout: std::time::Duration::from_secs(args.timeout),
         write_documents: args.batch_documents,
     });
+    let matter = match desk.find_matter(&args.matter) {
+        Ok(x) => x,
+        Err(e) if e.code() == "MATTER_NOT_FOUND" => {
+            let created = desk.create_matter(&args.matter)?;
+            eprintln!("created matter `{}`", created.name);
+            created
+        }
+        Err(e) => return Err(e.into()),
+    };
     // The desk takes absolute paths (what the desktop drops); relative ones are the working
     // directory's.
     let paths = args.paths.iter().map(std::path::absolute).collect::<Result<Vec<_>, _>>()?;
@@ -259,7 +241,7 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
         .await;
     files.finish_and_clear();
     pages.finish_and_clear();
-    let summary = summary.map_err(from_desk)?;
+    let summary = summary?;
     if args.json {
         out.line(serde_json::to_string(&serde_json::json!({ "event": "summary", "summary": summary }))?)?;
     } else {
@@ -301,37 +283,17 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
 }
 
 pub async fn docs(ctx: &Ctx, out: &mut Out, args: &DocsArgs) -> anyhow::Result<u8> {
-    let matter = matters(ctx).find(&args.matter)?;
-    let Some(dims) = stored_dimensions(&matter).await? else {
-        if let Some(doc) = &args.remove {
-            anyhow::bail!("no document `{doc}` in matter `{}`", matter.name);
-        }
-        if args.json {
-            json(out, &Vec::<()>::new())?;
-        } else {
-            eprintln!(
-                "matter `{}` has no documents yet: `lexdesk ingest --matter {:?} FILES…`",
-                matter.name, matter.name
-            );
-        }
-        return Ok(0);
-    };
+    // Through the desk: removal waits for the matter's ingestion queue, as in the desktop app.
+    let desk = ctx.desk(None, None)?;
+    let matter = desk.find_matter(&args.matter)?;
     if let Some(doc) = &args.remove {
-        let store = LanceStore::open_writer(&matter.store_dir(), dims, StoreOptions::default()).await?;
-        let all = store.documents().await?;
-        let targets: Vec<_> = all.iter().filter(|d| lexdesk_service::search::names_document(d, doc)).collect();
-        if targets.is_empty() {
-            anyhow::bail!("no document `{doc}` in matter `{}`", matter.name);
-        }
-        for d in targets {
-            store.delete_document(&d.id).await?;
+        for d in desk.find_documents(&matter.id, doc).await? {
+            desk.remove_document(&matter.id, &d.id).await?;
             out.line(format!("removed {} ({} pages, {} chunks)", d.source_path, d.page_count, d.chunk_count))?;
         }
-        store.optimize().await?;
         return Ok(0);
     }
-    let store = open_reader(&matter, dims).await?;
-    let docs = store.documents().await?;
+    let docs = desk.documents(&matter.id).await?;
     if args.json {
         json(out, &docs)?;
     } else if docs.is_empty() {
@@ -355,11 +317,6 @@ pub async fn docs(ctx: &Ctx, out: &mut Out, args: &DocsArgs) -> anyhow::Result<u
     Ok(0)
 }
 
-/// The vector size the matter's store was built with; `None` for a matter without documents.
-pub async fn stored_dimensions(matter: &Matter) -> anyhow::Result<Option<usize>> {
-    Ok(LanceStore::stored_dimensions(&matter.store_dir()).await?)
-}
-
 #[derive(Debug, Deserialize)]
 struct BatchQuestion {
     id: serde_json::Value,
@@ -379,23 +336,26 @@ struct BatchHit<'a> {
 }
 
 pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Result<u8> {
-    let matter = matters(ctx).find(&args.matter)?;
-    let embedder = match args.mode {
-        SearchMode::Text => None,
-        SearchMode::Vector | SearchMode::Hybrid => Some(embedder(ctx, args.embed_model.as_deref()).await?),
+    // Through the desk, embedding with the desk's embedding model (or `--embed-model`).
+    let desk = ctx.desk(None, args.embed_model.as_deref())?;
+    let matter = desk.find_matter(&args.matter)?;
+    let paged: std::collections::HashSet<String> = desk
+        .documents(&matter.id)
+        .await?
+        .into_iter()
+        .filter(lexdesk_core::store::DocumentRecord::has_pages)
+        .map(|d| d.id)
+        .collect();
+    let request = |query: String, doc: Option<String>| SearchRequest {
+        query,
+        mode: args.mode,
+        top_k: args.top_k,
+        doc,
+        vector_weight: args.vector_weight,
     };
-    let dims = match (&embedder, stored_dimensions(&matter).await?) {
-        (Some(e), _) => lexdesk_core::embed::Embedder::dimensions(e),
-        (None, Some(d)) => d,
-        // Nothing ingested yet: any size opens an empty store.
-        (None, None) => 1,
-    };
-    let store = open_reader(&matter, dims).await?;
-    let searcher = Searcher::new(&store, embedder.as_ref()).await?;
-    let paged: std::collections::HashSet<String> =
-        store.documents().await?.into_iter().filter(|d| d.format == "pdf").map(|d| d.id).collect();
     if let Some(batch) = &args.batch {
         let file = std::fs::File::open(batch).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", batch.display()))?;
+        let mut questions = Vec::new();
         for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line?;
             if line.trim().is_empty() {
@@ -403,17 +363,16 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
             }
             let q: BatchQuestion = serde_json::from_str(&line)
                 .map_err(|e| anyhow::anyhow!("{}:{}: not a question line: {e}", batch.display(), n + 1))?;
-            let request = SearchRequest {
-                query: q.question.clone(),
-                mode: args.mode,
-                top_k: args.top_k,
-                doc: q.doc.clone(),
-                vector_weight: args.vector_weight,
-            };
-            let hits = match searcher.search(&request).await {
+            questions.push((n + 1, q));
+        }
+        let requests: Vec<_> = questions.iter().map(|(_, q)| request(q.question.clone(), q.doc.clone())).collect();
+        let results = desk.search_batch(&matter.id, &requests).await?;
+        for ((line, q), result) in questions.iter().zip(results) {
+            let hits = match result {
                 Ok(h) => h,
-                Err(lexdesk_service::search::SearchError::DocumentNotFound(d)) => {
-                    eprintln!("{}:{}: no document `{d}` in the matter", batch.display(), n + 1);
+                // a line naming no document of the matter gets no hits; the others go on
+                Err(e) if e.code() == "DOCUMENT_NOT_FOUND" => {
+                    eprintln!("{}:{line}: {e}", batch.display());
                     Vec::new()
                 }
                 Err(e) => return Err(e.into()),
@@ -433,16 +392,7 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
         }
         return Ok(0);
     }
-    let query = args.query.clone().unwrap_or_default();
-    let hits = searcher
-        .search(&SearchRequest {
-            query,
-            mode: args.mode,
-            top_k: args.top_k,
-            doc: args.doc.clone(),
-            vector_weight: args.vector_weight,
-        })
-        .await?;
+    let hits = desk.search(&matter.id, &request(args.query.clone().unwrap_or_default(), args.doc.clone())).await?;
     if args.json {
         json(out, &hits)?;
     } else if hits.is_empty() {

@@ -243,88 +243,45 @@ struct BenchArgs {
 const DEMO_SYSTEM: &str =
     "You are LexDesk, a careful assistant for lawyers. Answer briefly and say when you are not sure.";
 
-/// Exit codes (README.md, "Exit codes").
+/// Exit codes of outcomes that are not errors (README.md, "Exit codes"); an error's exit code is
+/// its kind's ([`lexdesk_core::ErrorKind::exit_code`]).
 pub(crate) mod exit {
     pub const ERROR: u8 = 1;
-    pub const MODEL_FILE: u8 = 3;
     pub const RESOURCES: u8 = 4;
     pub const INFERENCE: u8 = 5;
     pub const DOCUMENT: u8 = 6;
     pub const CANCELLED: u8 = 130;
 }
 
-/// A desk error as the error it wraps, so that exit codes and error codes are those of the
-/// core (the desk keeps its sources' codes; this keeps their types for [`exit_code`]).
-fn from_desk(e: lexdesk_desk::DeskError) -> anyhow::Error {
-    use lexdesk_desk::DeskError as D;
-    match e {
-        D::Config(e) => e.into(),
-        D::Matter(e) => e.into(),
-        D::Session(e) => e.into(),
-        D::Store(e) => e.into(),
-        D::Engine(e) => e.into(),
-        D::Ingest(e) => e.into(),
-        D::Search(e) => e.into(),
-        D::Ask(e) => e.into(),
-        D::Models(e) => e.into(),
-        D::Template(e) => e.into(),
-        other => other.into(),
-    }
-}
-
-fn exit_code(e: &anyhow::Error) -> u8 {
-    use lexdesk_service::answer::AskError;
-    use lexdesk_templates::TemplateError;
-    if e.downcast_ref::<templates::UsageError>().is_some() {
-        return templates::USAGE;
-    }
-    if let Some(m) = e.downcast_ref::<lexdesk_models::ModelsError>() {
-        return models::exit_code(m);
-    }
-    let template = e.downcast_ref::<TemplateError>();
-    if let Some(code) = template.and_then(templates::exit_code) {
-        return code;
-    }
-    let ask = e.downcast_ref::<AskError>();
-    if matches!(ask, Some(AskError::PromptTooLarge { .. })) {
-        return exit::RESOURCES;
-    }
-    let engine = e
-        .downcast_ref::<EngineError>()
-        .or(match ask {
-            Some(AskError::Engine(inner)) => Some(inner),
-            _ => None,
-        })
-        .or(match template {
-            Some(TemplateError::Engine(inner)) => Some(inner),
-            _ => None,
-        });
-    match engine {
-        Some(
-            EngineError::ModelNotFound { .. }
-            | EngineError::Io { .. }
-            | EngineError::NotGguf { .. }
-            | EngineError::UnsupportedGgufVersion { .. }
-            | EngineError::Truncated { .. }
-            | EngineError::CorruptModel { .. }
-            | EngineError::LoadFailed { .. }
-            | EngineError::NotAChatModel { .. }
-            | EngineError::NotAnEmbeddingModel { .. },
-        ) => exit::MODEL_FILE,
-        Some(
-            EngineError::InsufficientMemory { .. }
-            | EngineError::ContextTooLarge { .. }
-            | EngineError::PromptTooLong { .. },
-        ) => exit::RESOURCES,
-        Some(_) => exit::INFERENCE,
-        None if e
-            .downcast_ref::<config::ConfigError>()
-            .is_some_and(|c| matches!(c, config::ConfigError::ModelMissing { .. })) =>
-        {
-            exit::MODEL_FILE
+/// The first error in the chain that has a stable code and kind. The exit code and the printed
+/// code both come from it ([`lexdesk_core::ErrorKind::exit_code`]); desk errors keep the code
+/// and kind of the error they wrap. (The types the CLI still meets outside the desk are listed
+/// here; they go with the CLI's remaining direct dependencies, issue #20.)
+fn coded(e: &anyhow::Error) -> Option<&dyn ErrorCode> {
+    e.chain().find_map(|c| -> Option<&dyn ErrorCode> {
+        if let Some(e) = c.downcast_ref::<lexdesk_desk::DeskError>() {
+            return Some(e);
         }
-        None => exit::ERROR,
-    }
+        if let Some(e) = c.downcast_ref::<EngineError>() {
+            return Some(e);
+        }
+        if let Some(e) = c.downcast_ref::<lexdesk_templates::TemplateError>() {
+            return Some(e);
+        }
+        if let Some(e) = c.downcast_ref::<templates::UsageError>() {
+            return Some(e);
+        }
+        if let Some(e) = c.downcast_ref::<lexdesk_models::ModelsError>() {
+            return Some(e);
+        }
+        if let Some(e) = c.downcast_ref::<config::ConfigError>() {
+            return Some(e);
+        }
+        if let Some(e) = c.downcast_ref::<lexdesk_server::KeyError>() {
+            return Some(e);
+        }
+        c.downcast_ref::<lexdesk_server::ServeError>().map(|e| e as &dyn ErrorCode)
+    })
 }
 
 fn main() -> ExitCode {
@@ -346,34 +303,11 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = error_code(&e);
-            eprintln!("error[{code}]: {e:#}");
-            ExitCode::from(exit_code(&e))
+            let coded = coded(&e);
+            eprintln!("error[{}]: {e:#}", coded.map_or("ERROR", ErrorCode::code));
+            ExitCode::from(coded.map_or(exit::ERROR, |c| c.kind().exit_code()))
         }
     }
-}
-
-/// The stable code of the first error in the chain that has one.
-fn error_code(e: &anyhow::Error) -> &'static str {
-    e.chain()
-        .find_map(|c| {
-            c.downcast_ref::<EngineError>()
-                .map(ErrorCode::code)
-                .or_else(|| c.downcast_ref::<lexdesk_core::store::StoreError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_service::MatterError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_service::search::SearchError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_service::ingest::IngestError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_service::answer::AskError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_service::sessions::SessionError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_templates::TemplateError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<templates::UsageError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_models::ModelsError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<config::ConfigError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_server::KeyError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_server::ServeError>().map(ErrorCode::code))
-                .or_else(|| c.downcast_ref::<lexdesk_desk::DeskError>().map(ErrorCode::code))
-        })
-        .unwrap_or("ERROR")
 }
 
 fn init_logging(verbose: u8) {
@@ -411,8 +345,12 @@ impl Ctx {
         Ok(Self { home, config, options })
     }
 
-    fn model_path(&self, kind: &'static str, flag: Option<&str>) -> anyhow::Result<PathBuf> {
-        let name = flag.unwrap_or(if kind == "chat" { &self.config.models.chat } else { &self.config.models.embed });
+    fn model_path(&self, kind: config::ModelRole, flag: Option<&str>) -> anyhow::Result<PathBuf> {
+        let name = flag.unwrap_or(if kind == config::ModelRole::Chat {
+            &self.config.models.chat
+        } else {
+            &self.config.models.embed
+        });
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
     }
 
@@ -433,11 +371,11 @@ impl Ctx {
             home: Some(self.home.root().to_path_buf()),
             worker_program: std::env::current_exe().context("cannot find the lexdesk executable")?,
         };
-        Ok(lexdesk_desk::Desk::open(options).map_err(from_desk)?.with_config(config))
+        Ok(lexdesk_desk::Desk::open(options)?.with_config(config))
     }
 
     async fn chat_model(&self, flag: Option<&str>) -> anyhow::Result<ChatModel> {
-        let path = self.model_path("chat", flag)?;
+        let path = self.model_path(config::ModelRole::Chat, flag)?;
         ChatModel::load(&path, self.options.clone()).await.map_err(anyhow::Error::from)
     }
 
@@ -568,7 +506,7 @@ async fn stream_completion(
 }
 
 async fn embed(ctx: &Ctx, out: &mut Out, args: &EmbedArgs) -> anyhow::Result<u8> {
-    let path = ctx.model_path("embedding", args.model.as_deref())?;
+    let path = ctx.model_path(config::ModelRole::Embedding, args.model.as_deref())?;
     let model = EmbeddingModel::load(&path, ctx.options.clone()).await?;
     let role = if args.query { EmbedRole::Query } else { EmbedRole::Document };
     let embeddings = model.embed(args.texts.clone(), role).await?;
@@ -614,7 +552,7 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
     if args.grounded.matter.is_some() {
         return ask::chat_matter(ctx, out, args.model.as_deref(), args.sampling.max_tokens, &args.grounded).await;
     }
-    let path = ctx.model_path("chat", args.model.as_deref())?;
+    let path = ctx.model_path(config::ModelRole::Chat, args.model.as_deref())?;
     let model =
         ChatModel::load(&path, ctx.options.clone()).await.with_context(|| format!("loading {}", path.display()))?;
     let info = model.info();
@@ -689,8 +627,9 @@ async fn extract(ctx: &Ctx, out: &mut Out, args: &ExtractArgs) -> anyhow::Result
     worker.timeout = std::time::Duration::from_secs(args.timeout);
     let config = ExtractConfig { worker, ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() } };
     let counter = if args.chunks {
-        let name = "all-MiniLM-L6-v2.tokenizer.json";
-        let path = config::resolve_model("tokenizer", name, &config::model_search_path(&ctx.home))?;
+        // the configured embedder's tokenizer, as ingestion sizes chunks with it
+        let name = &ctx.config.models.embed_tokenizer;
+        let path = config::resolve_model(config::ModelRole::Tokenizer, name, &config::model_search_path(&ctx.home))?;
         Some(lexdesk_ingest::HfTokenCounter::from_file(&path)?)
     } else {
         None

@@ -22,9 +22,6 @@ use crate::output::{Out, json};
 use crate::templates::UsageError;
 use crate::{Ctx, inspect};
 
-/// Exit code for a failed or rejected download, and for secret-store problems.
-pub const MODELS: u8 = 7;
-
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Show a GGUF file's metadata and whether it fits this machine's memory
@@ -168,19 +165,6 @@ pub enum SecretsCommand {
     },
     /// Which store is in use
     Status,
-}
-
-/// Exit code for a models-crate error.
-pub fn exit_code(e: &lexdesk_models::ModelsError) -> u8 {
-    use lexdesk_models::ModelsError as M;
-    match e {
-        M::UnknownModel(_) | M::Invalid(_) => crate::templates::USAGE,
-        M::Cancelled { .. } => crate::exit::CANCELLED,
-        M::NotGguf { .. } => crate::exit::MODEL_FILE,
-        M::InsufficientDisk { .. } => crate::exit::RESOURCES,
-        M::Io { .. } | M::CatalogInvalid(_) => crate::exit::ERROR,
-        _ => MODELS,
-    }
 }
 
 pub async fn models_cmd(ctx: &Ctx, out: &mut Out, cmd: &ModelsCommand) -> anyhow::Result<u8> {

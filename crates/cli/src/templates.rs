@@ -18,10 +18,7 @@ use lexdesk_templates::{
 use serde::Serialize;
 
 use crate::output::{Out, json};
-use crate::{Ctx, exit, from_desk};
-
-/// Exit code of a command line that parsed but does not fit (README.md, "Exit codes").
-pub const USAGE: u8 = 2;
+use crate::{Ctx, exit};
 
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
@@ -231,30 +228,9 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-impl ErrorCode for UsageError {
-    fn code(&self) -> &'static str {
-        "INVALID_ARGUMENT"
-    }
-}
-
-/// The exit code of a template error (README.md, "Exit codes"): 2 when what was given on the
-/// command line does not fit the template, 1 for template files and the library; `None` for
-/// engine errors, which are mapped like every engine error.
-pub fn exit_code(e: &TemplateError) -> Option<u8> {
-    match e {
-        TemplateError::Engine(_) => None,
-        TemplateError::MissingVariable { .. }
-        | TemplateError::UnknownInput { .. }
-        | TemplateError::TypeMismatch { .. }
-        | TemplateError::InvalidChoice { .. }
-        | TemplateError::MissingEvidence { .. }
-        | TemplateError::EvidenceNotAccepted { .. }
-        | TemplateError::NotForQuestions { .. }
-        | TemplateError::InvalidName { .. }
-        | TemplateError::EmptyComparison => Some(USAGE),
-        _ => Some(exit::ERROR),
-    }
-}
+lexdesk_core::error_codes!(UsageError {
+    Self(_) => "INVALID_ARGUMENT", InvalidInput;
+});
 
 /// `name=value` of `--var`.
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -285,11 +261,11 @@ pub(crate) fn inputs(flags: &VarFlags) -> anyhow::Result<Inputs> {
 }
 
 pub(crate) fn library(ctx: &Ctx) -> Library {
-    Library::new(ctx.home.root().join("templates"))
+    Library::new(ctx.home.templates_dir())
 }
 
 fn history(ctx: &Ctx) -> ComparisonHistory {
-    ComparisonHistory::new(ctx.home.root().join("comparisons"))
+    ComparisonHistory::new(ctx.home.comparisons_dir())
 }
 
 pub async fn templates_cmd(ctx: &Ctx, out: &mut Out, command: &TemplatesCommand) -> anyhow::Result<u8> {
@@ -531,8 +507,7 @@ async fn render(ctx: &Ctx, lib: &Library, out: &mut Out, args: &RenderArgs) -> a
         evidence: args.evidence.source(),
         preview: args.preview,
     };
-    let RenderView { rendered, evidence_query: query, evidence, preview } =
-        desk.render_template(&params).await.map_err(from_desk)?;
+    let RenderView { rendered, evidence_query: query, evidence, preview } = desk.render_template(&params).await?;
     if let (Some(m), Some(q)) = (&args.evidence.matter, &query) {
         eprintln!("retrieved {} passages from `{m}` for “{q}”", evidence.len());
     }
@@ -650,7 +625,7 @@ async fn compare(ctx: &Ctx, lib: &Library, out: &mut Out, args: &CompareArgs) ->
     };
     let comparison = desk.compare_templates(&params, &cancel, &mut on_progress).await;
     ctrl_c.abort();
-    let comparison = comparison.map_err(from_desk)?;
+    let comparison = comparison?;
     emit(out, &export(&comparison, args.format)?, args.file.as_deref())?;
     eprintln!("saved as comparison {}: lexdesk templates history show {}", comparison.id, comparison.id);
     let all_failed = comparison.runs.iter().all(|r| r.error.is_some());

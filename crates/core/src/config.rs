@@ -56,8 +56,8 @@ pub enum ConfigError {
     /// A model could not be found.
     #[error("{kind} model `{name}` not found (looked in: {searched})")]
     ModelMissing {
-        /// "chat" or "embedding".
-        kind: &'static str,
+        /// What the file is for.
+        kind: ModelRole,
         /// The configured name or path.
         name: String,
         /// Where it was looked for.
@@ -65,16 +65,12 @@ pub enum ConfigError {
     },
 }
 
-impl crate::error::ErrorCode for ConfigError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::NoHome => "NO_HOME",
-            Self::Io { .. } => "CONFIG_IO",
-            Self::Parse { .. } => "CONFIG_INVALID",
-            Self::ModelMissing { .. } => "MODEL_MISSING",
-        }
-    }
-}
+crate::error_codes!(ConfigError {
+    Self::NoHome => "NO_HOME", Io;
+    Self::Io { .. } => "CONFIG_IO", Io;
+    Self::Parse { .. } => "CONFIG_INVALID", InvalidData;
+    Self::ModelMissing { .. } => "MODEL_MISSING", ModelFile;
+});
 
 /// The directory holding LexDesk's configuration, matters and models.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +94,12 @@ impl Home {
             .ok_or(ConfigError::NoHome)
     }
 
+    /// The data directory at `root`.
+    #[must_use]
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     /// The root directory.
     #[must_use]
     pub fn root(&self) -> &Path {
@@ -117,6 +119,36 @@ impl Home {
     #[must_use]
     pub fn matters_dir(&self) -> PathBuf {
         self.root.join("matters")
+    }
+    /// The user's prompt templates (`*.toml`).
+    #[must_use]
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+    /// Saved template comparisons (`<uuid v7>.json`).
+    #[must_use]
+    pub fn comparisons_dir(&self) -> PathBuf {
+        self.root.join("comparisons")
+    }
+    /// The server's API keys (hashes only).
+    #[must_use]
+    pub fn server_keys_file(&self) -> PathBuf {
+        self.root.join("server").join("keys.toml")
+    }
+    /// Files uploaded to the server, one folder per ingestion job.
+    #[must_use]
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+    /// The encrypted-file fallback of the secret store.
+    #[must_use]
+    pub fn secrets_file(&self) -> PathBuf {
+        self.root.join("secrets.json.enc")
+    }
+    /// The marker that the demo matter was prepared once (a deleted demo stays deleted).
+    #[must_use]
+    pub fn demo_marker(&self) -> PathBuf {
+        self.root.join(".demo-prepared")
     }
 }
 
@@ -412,12 +444,33 @@ pub fn model_search_path(home: &Home) -> Vec<PathBuf> {
     dirs
 }
 
+/// What a model file is for (in messages: "chat model `x` not found").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelRole {
+    /// The chat (generation) model.
+    Chat,
+    /// The embedding model.
+    Embedding,
+    /// The embedding model's tokenizer (`tokenizer.json`).
+    Tokenizer,
+}
+
+impl std::fmt::Display for ModelRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Chat => "chat",
+            Self::Embedding => "embedding",
+            Self::Tokenizer => "tokenizer",
+        })
+    }
+}
+
 /// Find a model: an existing path as given, else the first folder of `search` holding that
 /// file name.
 ///
 /// # Errors
 /// [`ConfigError::ModelMissing`] listing where it looked.
-pub fn resolve_model(kind: &'static str, name: &str, search: &[PathBuf]) -> Result<PathBuf, ConfigError> {
+pub fn resolve_model(kind: ModelRole, name: &str, search: &[PathBuf]) -> Result<PathBuf, ConfigError> {
     let direct = PathBuf::from(name);
     if direct.is_file() {
         return Ok(direct);
@@ -481,10 +534,10 @@ mod tests {
         let b = tempfile::tempdir().unwrap();
         std::fs::write(b.path().join("m.gguf"), b"x").unwrap();
         let search = vec![a.path().to_path_buf(), b.path().to_path_buf()];
-        assert_eq!(resolve_model("chat", "m.gguf", &search).unwrap(), b.path().join("m.gguf"));
+        assert_eq!(resolve_model(ModelRole::Chat, "m.gguf", &search).unwrap(), b.path().join("m.gguf"));
         std::fs::write(a.path().join("m.gguf"), b"x").unwrap();
-        assert_eq!(resolve_model("chat", "m.gguf", &search).unwrap(), a.path().join("m.gguf"));
-        let err = resolve_model("chat", "none.gguf", &search).unwrap_err().to_string();
+        assert_eq!(resolve_model(ModelRole::Chat, "m.gguf", &search).unwrap(), a.path().join("m.gguf"));
+        let err = resolve_model(ModelRole::Chat, "none.gguf", &search).unwrap_err().to_string();
         assert!(err.contains("none.gguf") && err.contains(&a.path().display().to_string()), "{err}");
     }
 }

@@ -2,11 +2,160 @@
 
 use std::path::PathBuf;
 
-/// A stable, machine-readable error code. Front ends branch on it (retry, pick a smaller model,
-/// fix the input) instead of parsing English.
+/// A stable, machine-readable error code and the kind of failure it is. Front ends branch on
+/// them (retry, pick a smaller model, fix the input) instead of parsing English.
+///
+/// Implement it with [`error_codes!`](crate::error_codes), which puts each variant's code and
+/// kind on one line and lists every code the enum can give (`CODES`).
 pub trait ErrorCode {
     /// The code, in `SCREAMING_SNAKE_CASE`; never changes once released.
     fn code(&self) -> &'static str;
+    /// What kind of failure it is. Every front end derives its own answer from this alone: the
+    /// server's HTTP status, the CLI's exit code, the desktop's typed error kind.
+    fn kind(&self) -> ErrorKind;
+}
+
+/// The kinds of failure. Each error code has exactly one; the HTTP status
+/// ([`ErrorKind::http_status`]), the CLI's exit code ([`ErrorKind::exit_code`]) and the desktop
+/// app's error kind (this enum, as a TypeScript union) are derived from it and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// What was asked for does not exist (a matter, document, page, session, template, file).
+    NotFound,
+    /// The request contradicts the current state (the name exists, a writer holds the matter,
+    /// the document is not indexed yet, the matter was built with another embedder).
+    Conflict,
+    /// A value the user gave is not acceptable (an empty question, a bad name, a template
+    /// variable of the wrong type): fix the input.
+    InvalidInput,
+    /// A generation request the engine refuses (sampling parameters out of range).
+    InvalidRequest,
+    /// The input is too large for the model (the prompt does not fit the context).
+    TooLarge,
+    /// A file LexDesk reads is damaged or invalid (configuration, a template file, a matter's
+    /// manifest, a session, a document that cannot be extracted).
+    InvalidData,
+    /// The model file is missing, not a GGUF, damaged, or the wrong kind of model.
+    ModelFile,
+    /// This machine lacks the memory or disk the operation needs.
+    Resources,
+    /// A component is not running (the model worker stopped, the key store cannot be read).
+    Unavailable,
+    /// llama.cpp failed while evaluating.
+    Inference,
+    /// A remote inference engine failed or could not be reached.
+    Remote,
+    /// A service outside LexDesk failed or refused: the model hub or the network during a
+    /// download (checksum and size checks included), the OS keychain.
+    External,
+    /// The user cancelled.
+    Cancelled,
+    /// A file could not be read or written.
+    Io,
+    /// A bug: something that should not fail did.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 15] = [
+        Self::NotFound,
+        Self::Conflict,
+        Self::InvalidInput,
+        Self::InvalidRequest,
+        Self::TooLarge,
+        Self::InvalidData,
+        Self::ModelFile,
+        Self::Resources,
+        Self::Unavailable,
+        Self::Inference,
+        Self::Remote,
+        Self::External,
+        Self::Cancelled,
+        Self::Io,
+        Self::Internal,
+    ];
+
+    /// The HTTP status of the server's answer.
+    #[must_use]
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::InvalidInput | Self::InvalidRequest | Self::TooLarge => 400,
+            Self::ModelFile | Self::Resources | Self::Unavailable => 503,
+            Self::Remote | Self::External => 502,
+            // nginx's "client closed request": only the server's own log ever sees it
+            Self::Cancelled => 499,
+            Self::InvalidData | Self::Inference | Self::Io | Self::Internal => 500,
+        }
+    }
+
+    /// The CLI's exit code (README.md, "Exit codes").
+    #[must_use]
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Self::NotFound | Self::Conflict | Self::InvalidData | Self::Io | Self::Internal => 1,
+            Self::InvalidInput => 2,
+            Self::ModelFile => 3,
+            Self::Resources | Self::TooLarge => 4,
+            Self::InvalidRequest | Self::Unavailable | Self::Inference | Self::Remote => 5,
+            Self::External => 7,
+            Self::Cancelled => 130,
+        }
+    }
+
+    /// Whether the request was at fault (4xx): the user can fix it, the server cannot.
+    #[must_use]
+    pub const fn is_user_error(self) -> bool {
+        matches!(self, Self::NotFound | Self::Conflict | Self::InvalidInput | Self::InvalidRequest | Self::TooLarge)
+    }
+}
+
+/// Implements [`ErrorCode`] for an error enum from one table: each variant (a pattern) with its
+/// code and kind, and variants that wrap another error and give its code and kind. Also defines
+/// `CODES`, every code the enum gives itself with its kind (wrapped errors list their own), which
+/// is what the taxonomy's tests walk.
+///
+/// ```
+/// # use lexdesk_core::{error_codes, ErrorCode, ErrorKind, EngineError};
+/// #[derive(Debug)]
+/// enum MyError { Missing(String), Engine(EngineError) }
+/// error_codes!(MyError {
+///     Self::Missing(_) => "THING_NOT_FOUND", NotFound;
+/// } wraps { Self::Engine(e) => e });
+/// assert_eq!(MyError::Missing("x".into()).kind(), ErrorKind::NotFound);
+/// assert_eq!(MyError::CODES, [("THING_NOT_FOUND", ErrorKind::NotFound)]);
+/// ```
+#[macro_export]
+macro_rules! error_codes {
+    ($ty:ty { $($pat:pat => $code:literal, $kind:ident;)* } $(wraps { $($wpat:pat => $inner:ident),+ $(,)? })?) => {
+        impl $crate::error::ErrorCode for $ty {
+            fn code(&self) -> &'static str {
+                #[allow(unused_imports)]
+                use $crate::error::ErrorCode as _;
+                match self {
+                    $($pat => $code,)*
+                    $($($wpat => $inner.code(),)+)?
+                }
+            }
+            fn kind(&self) -> $crate::error::ErrorKind {
+                #[allow(unused_imports)]
+                use $crate::error::ErrorCode as _;
+                match self {
+                    $($pat => $crate::error::ErrorKind::$kind,)*
+                    $($($wpat => $inner.kind(),)+)?
+                }
+            }
+        }
+        impl $ty {
+            /// Every code this error gives itself, with its kind (wrapped errors list their own).
+            pub const CODES: &'static [(&'static str, $crate::error::ErrorKind)] =
+                &[$(($code, $crate::error::ErrorKind::$kind)),*];
+        }
+    };
 }
 
 /// Everything that can go wrong loading or running a model.
@@ -145,28 +294,24 @@ pub enum EngineError {
     WorkerGone,
 }
 
-impl ErrorCode for EngineError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::ModelNotFound { .. } => "MODEL_NOT_FOUND",
-            Self::Io { .. } => "MODEL_IO",
-            Self::NotGguf { .. } => "NOT_GGUF",
-            Self::UnsupportedGgufVersion { .. } => "UNSUPPORTED_GGUF_VERSION",
-            Self::Truncated { .. } => "MODEL_TRUNCATED",
-            Self::CorruptModel { .. } => "MODEL_CORRUPT",
-            Self::LoadFailed { .. } => "MODEL_LOAD_FAILED",
-            Self::NotAChatModel { .. } => "NOT_A_CHAT_MODEL",
-            Self::NotAnEmbeddingModel { .. } => "NOT_AN_EMBEDDING_MODEL",
-            Self::ContextTooLarge { .. } => "CONTEXT_TOO_LARGE",
-            Self::InsufficientMemory { .. } => "INSUFFICIENT_MEMORY",
-            Self::PromptTooLong { .. } => "PROMPT_TOO_LONG",
-            Self::InvalidRequest { .. } => "INVALID_REQUEST",
-            Self::Remote { .. } => "REMOTE_ENGINE_FAILED",
-            Self::Inference { .. } => "INFERENCE_FAILED",
-            Self::WorkerGone => "WORKER_GONE",
-        }
-    }
-}
+crate::error_codes!(EngineError {
+    Self::ModelNotFound { .. } => "MODEL_NOT_FOUND", ModelFile;
+    Self::Io { .. } => "MODEL_IO", ModelFile;
+    Self::NotGguf { .. } => "NOT_GGUF", ModelFile;
+    Self::UnsupportedGgufVersion { .. } => "UNSUPPORTED_GGUF_VERSION", ModelFile;
+    Self::Truncated { .. } => "MODEL_TRUNCATED", ModelFile;
+    Self::CorruptModel { .. } => "MODEL_CORRUPT", ModelFile;
+    Self::LoadFailed { .. } => "MODEL_LOAD_FAILED", ModelFile;
+    Self::NotAChatModel { .. } => "NOT_A_CHAT_MODEL", ModelFile;
+    Self::NotAnEmbeddingModel { .. } => "NOT_AN_EMBEDDING_MODEL", ModelFile;
+    Self::ContextTooLarge { .. } => "CONTEXT_TOO_LARGE", Resources;
+    Self::InsufficientMemory { .. } => "INSUFFICIENT_MEMORY", Resources;
+    Self::PromptTooLong { .. } => "PROMPT_TOO_LONG", TooLarge;
+    Self::InvalidRequest { .. } => "INVALID_REQUEST", InvalidRequest;
+    Self::Remote { .. } => "REMOTE_ENGINE_FAILED", Remote;
+    Self::Inference { .. } => "INFERENCE_FAILED", Inference;
+    Self::WorkerGone => "WORKER_GONE", Unavailable;
+});
 
 #[cfg(test)]
 mod tests {
@@ -183,5 +328,27 @@ mod tests {
         let codes: Vec<_> = errors.iter().map(ErrorCode::code).collect();
         assert_eq!(codes, ["MODEL_NOT_FOUND", "NOT_GGUF", "MODEL_TRUNCATED", "WORKER_GONE"]);
         assert!(errors[2].to_string().contains("truncated"));
+        let kinds: Vec<_> = errors.iter().map(ErrorCode::kind).collect();
+        assert_eq!(kinds, [ErrorKind::ModelFile, ErrorKind::ModelFile, ErrorKind::ModelFile, ErrorKind::Unavailable]);
+        assert_eq!(EngineError::CODES.len(), 16, "one line per variant");
+    }
+
+    #[test]
+    fn every_kind_has_a_status_and_an_exit_code_and_user_errors_are_4xx() {
+        for kind in ErrorKind::ALL {
+            let status = kind.http_status();
+            assert!((400..600).contains(&status), "{kind:?}");
+            assert_eq!(kind.is_user_error(), (400..500).contains(&status) && status != 499, "{kind:?}");
+            assert_ne!(kind.exit_code(), 0, "{kind:?}");
+        }
+        // the documented exit codes
+        assert_eq!(ErrorKind::ModelFile.exit_code(), 3);
+        assert_eq!(ErrorKind::Resources.exit_code(), 4);
+        assert_eq!(ErrorKind::TooLarge.exit_code(), 4);
+        assert_eq!(ErrorKind::InvalidRequest.exit_code(), 5);
+        assert_eq!(ErrorKind::External.exit_code(), 7);
+        assert_eq!(ErrorKind::Cancelled.exit_code(), 130);
+        let json = serde_json::to_string(&ErrorKind::InvalidInput).unwrap();
+        assert_eq!(json, "\"invalid_input\"");
     }
 }

@@ -11,4 +11,13 @@ pub mod generate;
 pub mod model;
 pub mod store;
 
-pub use error::{EngineError, ErrorCode};
+pub use error::{EngineError, ErrorCode, ErrorKind};
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it): the one clock of every
+/// timestamp LexDesk stores.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -7,8 +7,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorCode;
-
 /// Whether a document made it into the index.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,6 +76,15 @@ pub struct DocumentRecord {
     pub extractor: String,
     /// When it was added, milliseconds since the Unix epoch.
     pub added_at_ms: i64,
+}
+
+impl DocumentRecord {
+    /// Whether the document has real pages to cite (a PDF); other formats are one page of text
+    /// and their citations carry no page number.
+    #[must_use]
+    pub fn has_pages(&self) -> bool {
+        self.format == "pdf"
+    }
 }
 
 /// Where a page's text came from.
@@ -239,16 +246,12 @@ pub enum StoreError {
     Backend(String),
 }
 
-impl ErrorCode for StoreError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Open { .. } => "STORE_OPEN_FAILED",
-            Self::Locked { .. } => "MATTER_LOCKED",
-            Self::DimensionMismatch { .. } => "EMBEDDING_DIMENSION_MISMATCH",
-            Self::Backend(_) => "STORE_FAILED",
-        }
-    }
-}
+crate::error_codes!(StoreError {
+    Self::Open { .. } => "STORE_OPEN_FAILED", Io;
+    Self::Locked { .. } => "MATTER_LOCKED", Conflict;
+    Self::DimensionMismatch { .. } => "EMBEDDING_DIMENSION_MISMATCH", Conflict;
+    Self::Backend(_) => "STORE_FAILED", Internal;
+});
 
 /// One document, its pages and chunks, written together.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use lexdesk_core::EngineError;
 use lexdesk_core::config::ConfigError;
 use lexdesk_core::store::StoreError;
-use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_service::MatterError;
 use lexdesk_service::answer::AskError;
 use lexdesk_service::ingest::IngestError;
@@ -112,31 +112,82 @@ impl DeskError {
     }
 }
 
-impl ErrorCode for DeskError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Config(e) => e.code(),
-            Self::Matter(e) => e.code(),
-            Self::Session(e) => e.code(),
-            Self::Store(e) => e.code(),
-            Self::Engine(e) => e.code(),
-            Self::Ingest(e) => e.code(),
-            Self::Search(e) => e.code(),
-            Self::Ask(e) => e.code(),
-            Self::Models(e) => e.code(),
-            Self::Tokenizer { .. } => "TOKENIZER_INVALID",
-            Self::InvalidPath { .. } => "INVALID_PATH",
-            Self::Io { kind: std::io::ErrorKind::NotFound, .. } => "FILE_NOT_FOUND",
-            Self::Io { kind: std::io::ErrorKind::PermissionDenied, .. } => "PERMISSION_DENIED",
-            Self::Io { .. } => "IO",
-            Self::DocumentNotFound(_) => "DOCUMENT_NOT_FOUND",
-            Self::DocumentNotIndexed(_) => "DOCUMENT_NOT_INDEXED",
-            Self::PageNotFound { .. } => "PAGE_NOT_FOUND",
-            Self::EmptyQuestion => "EMPTY_QUERY",
-            Self::InvalidSetting { .. } => "INVALID_SETTING",
-            Self::Template(e) => e.code(),
-            Self::InvalidArgument(_) => "INVALID_ARGUMENT",
-            Self::Internal(_) => "INTERNAL",
+lexdesk_core::error_codes!(DeskError {
+    Self::Tokenizer { .. } => "TOKENIZER_INVALID", ModelFile;
+    Self::InvalidPath { .. } => "INVALID_PATH", InvalidInput;
+    Self::Io { kind: std::io::ErrorKind::NotFound, .. } => "FILE_NOT_FOUND", NotFound;
+    Self::Io { kind: std::io::ErrorKind::PermissionDenied, .. } => "PERMISSION_DENIED", Io;
+    Self::Io { .. } => "IO", Io;
+    Self::DocumentNotFound(_) => "DOCUMENT_NOT_FOUND", NotFound;
+    Self::DocumentNotIndexed(_) => "DOCUMENT_NOT_INDEXED", Conflict;
+    Self::PageNotFound { .. } => "PAGE_NOT_FOUND", NotFound;
+    Self::EmptyQuestion => "EMPTY_QUERY", InvalidInput;
+    Self::InvalidSetting { .. } => "INVALID_SETTING", InvalidInput;
+    Self::InvalidArgument(_) => "INVALID_ARGUMENT", InvalidInput;
+    Self::Internal(_) => "INTERNAL", Internal;
+} wraps {
+    Self::Config(e) => e,
+    Self::Matter(e) => e,
+    Self::Session(e) => e,
+    Self::Store(e) => e,
+    Self::Engine(e) => e,
+    Self::Ingest(e) => e,
+    Self::Search(e) => e,
+    Self::Ask(e) => e,
+    Self::Models(e) => e,
+    Self::Template(e) => e,
+});
+
+/// Every error code the desk can give, with its kind and the error type that gives it: the
+/// codes of every error enum below the front ends. A code has one kind wherever it appears.
+#[must_use]
+pub fn error_codes() -> Vec<(&'static str, lexdesk_core::ErrorKind, &'static str)> {
+    let tables: [(&'static str, &[(&'static str, lexdesk_core::ErrorKind)]); 10] = [
+        ("EngineError", EngineError::CODES),
+        ("ConfigError", ConfigError::CODES),
+        ("StoreError", StoreError::CODES),
+        ("MatterError", MatterError::CODES),
+        ("SessionError", SessionError::CODES),
+        ("SearchError", SearchError::CODES),
+        ("AskError", AskError::CODES),
+        ("ModelsError", lexdesk_models::ModelsError::CODES),
+        ("TemplateError", lexdesk_templates::TemplateError::CODES),
+        ("DeskError", DeskError::CODES),
+    ];
+    tables.into_iter().flat_map(|(ty, codes)| codes.iter().map(move |&(code, kind)| (code, kind, ty))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lexdesk_core::{ErrorCode, ErrorKind};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn every_code_of_every_error_enum_has_one_kind() {
+        let codes = error_codes();
+        assert!(codes.len() > 100, "{} codes", codes.len());
+        let mut kinds: BTreeMap<&str, (ErrorKind, &str)> = BTreeMap::new();
+        for (code, kind, ty) in codes {
+            assert!(
+                !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{ty}: `{code}` is not SCREAMING_SNAKE_CASE"
+            );
+            if let Some((other, other_ty)) = kinds.insert(code, (kind, ty)) {
+                assert_eq!(other, kind, "{code} is {other:?} in {other_ty} but {kind:?} in {ty}");
+            }
         }
+        // The codes whose answers drifted before the taxonomy: user errors, never a 5xx.
+        for code in ["TEMPLATE_NOT_FOUND", "EMBEDDING_DIMENSION_MISMATCH", "TEMPLATE_NOT_FOR_QUESTIONS", "EMPTY_QUERY"]
+        {
+            let (kind, _) = kinds[code];
+            assert!(kind.is_user_error() && (400..500).contains(&kind.http_status()), "{code}: {kind:?}");
+        }
+        // Wrapped errors keep their code and kind.
+        let e =
+            DeskError::from(AskError::Engine(EngineError::PromptTooLong { prompt_tokens: 9, context: 8, reserved: 1 }));
+        assert_eq!((e.code(), e.kind(), e.kind().exit_code()), ("PROMPT_TOO_LONG", ErrorKind::TooLarge, 4));
+        let e = DeskError::Io { path: "x".into(), kind: std::io::ErrorKind::NotFound, message: String::new() };
+        assert_eq!((e.code(), e.kind()), ("FILE_NOT_FOUND", ErrorKind::NotFound));
     }
 }

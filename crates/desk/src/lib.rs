@@ -21,22 +21,32 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use lexdesk_core::config::{self, Config, Home};
 use lexdesk_core::embed::Embedder;
-use lexdesk_core::generate::{CancelToken, Generator, Sampling};
+use lexdesk_core::generate::{CancelToken, Generator};
 use lexdesk_core::model::LoadOptions;
 use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus, SearchMode};
 use lexdesk_engine::{ChatModel, EmbeddingModel};
 use lexdesk_ingest::extract::ExtractConfig;
 use lexdesk_ingest::pdf::WorkerConfig;
-use lexdesk_service::answer::{AnswerMode, AskEvent, AskOptions, AskRequest, Searched, ask};
-use lexdesk_service::ingest::{IngestEvent, IngestOptions, IngestSummary};
+use lexdesk_service::Matters;
+use lexdesk_service::answer::{AnswerPolicy, AskRequest, TemplateShaping, answer_options, ask};
+use lexdesk_service::ingest::IngestOptions;
 use lexdesk_service::matters::now_ms;
-use lexdesk_service::search::{SearchHit, SearchRequest, Searcher};
-use lexdesk_service::sessions::{ChatSession, SessionTurn, Sessions};
-use lexdesk_service::{Matter, Matters};
+use lexdesk_service::search::{SearchHit, Searcher};
+use lexdesk_service::sessions::{SessionTurn, Sessions};
 use lexdesk_store::{LanceStore, StoreOptions};
 
 pub use engines::{ChatEngine, EmbedEngine, file_id};
-pub use error::DeskError;
+pub use error::{DeskError, error_codes};
+pub use lexdesk_templates::TemplateError;
+// The lower crates' types that front ends see, so that no front end depends on those crates.
+pub use lexdesk_ingest::pdf::run_worker as run_pdf_worker;
+pub use lexdesk_models::{DownloadEvent, DownloadOutcome};
+pub use lexdesk_service::Matter;
+pub use lexdesk_service::answer::{Answer, AnswerMode, Citation, Searched};
+pub use lexdesk_service::ingest::{FileOutcome, IngestEvent, IngestSummary};
+pub use lexdesk_service::search::SearchRequest;
+pub use lexdesk_service::sessions::ChatSession;
+pub use lexdesk_templates::{Comparison, ComparisonSummary, DiffLine, Listing};
 pub use local_models::{DiscoveredModel, HubTokenStatus};
 pub use templates::{
     CompareParams, CompareProgress, ComparisonFormat, EvidenceSource, Notice, RenderParams, RenderView, TemplateView,
@@ -51,7 +61,7 @@ pub use types::{
 pub const DEMO_MATTER: &str = "Demo";
 
 /// The most passages a question may retrieve as evidence ([`AskParams::top_k`]).
-pub const MAX_TOP_K: u32 = 50;
+pub use lexdesk_service::answer::MAX_TOP_K;
 
 /// How to start a [`Desk`].
 #[derive(Debug, Clone)]
@@ -63,14 +73,9 @@ pub struct DeskOptions {
     pub worker_program: PathBuf,
 }
 
-/// What an answer reports while it is produced.
-#[derive(Debug)]
-pub enum AnswerProgress<'a> {
-    /// Retrieval is done: the passages searched and which are evidence.
-    Retrieved(&'a Searched),
-    /// Generated text.
-    Token(&'a str),
-}
+/// What an answer reports while it is produced: the service's own events (retrieval done, then
+/// generated text), not a copy of them.
+pub use lexdesk_service::answer::AskEvent as AnswerProgress;
 
 /// A loaded model and what it was loaded from (a file with options, or a remote endpoint).
 #[derive(Debug, Clone)]
@@ -205,6 +210,14 @@ impl Desk {
         Ok(())
     }
 
+    /// A matter by name (case-insensitively) or id.
+    ///
+    /// # Errors
+    /// No such matter, or the matters folder cannot be read.
+    pub fn find_matter(&self, name_or_id: &str) -> Result<Matter, DeskError> {
+        self.matter(name_or_id)
+    }
+
     fn matter(&self, matter_id: &str) -> Result<Matter, DeskError> {
         Ok(self.matters.find(matter_id)?)
     }
@@ -226,7 +239,7 @@ impl Desk {
             Err(lexdesk_service::MatterError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        let marker = self.home.root().join(".demo-prepared");
+        let marker = self.home.demo_marker();
         let Some(dir) = demo_dir.filter(|d| d.is_dir() && !marker.exists()) else { return Ok(None) };
         let matter = self.create_matter(DEMO_MATTER)?;
         std::fs::write(&marker, b"").map_err(|e| DeskError::io(marker.clone(), &e))?;
@@ -246,7 +259,7 @@ impl Desk {
         LoadOptions { context_length: None, parallel: 1, ..self.load_options() }
     }
 
-    fn model_path(&self, kind: &'static str, name: &str) -> Result<PathBuf, DeskError> {
+    fn model_path(&self, kind: config::ModelRole, name: &str) -> Result<PathBuf, DeskError> {
         Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
     }
 
@@ -287,7 +300,7 @@ impl Desk {
         let (source, path) = match &config.remote.embed {
             Some(e) => (format!("{e:?}"), None),
             None => {
-                let path = self.model_path("embedding", &config.models.embed)?;
+                let path = self.model_path(config::ModelRole::Embedding, &config.models.embed)?;
                 (format!("{path:?} {:?}", self.embed_options()), Some(path))
             }
         };
@@ -317,7 +330,7 @@ impl Desk {
         let (source, path) = match &config.remote.chat {
             Some(e) => (format!("{e:?}"), None),
             None => {
-                let path = self.model_path("chat", &config.models.chat)?;
+                let path = self.model_path(config::ModelRole::Chat, &config.models.chat)?;
                 (format!("{path:?} {:?}", self.load_options()), Some(path))
             }
         };
@@ -358,7 +371,7 @@ impl Desk {
     /// A configured local model is missing.
     pub fn configured_models(&self) -> Result<(ModelRef, ModelRef), DeskError> {
         let config = self.config();
-        let model = |kind: &'static str, name: &str, remote: Option<&config::RemoteEndpoint>| match remote {
+        let model = |kind: config::ModelRole, name: &str, remote: Option<&config::RemoteEndpoint>| match remote {
             Some(e) => Ok(ModelRef { id: e.model.clone(), path: None, url: Some(e.url.clone()) }),
             None => {
                 let path = self.model_path(kind, name)?;
@@ -366,8 +379,8 @@ impl Desk {
             }
         };
         Ok((
-            model("chat", &config.models.chat, config.remote.chat.as_ref())?,
-            model("embedding", &config.models.embed, config.remote.embed.as_ref())?,
+            model(config::ModelRole::Chat, &config.models.chat, config.remote.chat.as_ref())?,
+            model(config::ModelRole::Embedding, &config.models.embed, config.remote.embed.as_ref())?,
         ))
     }
 
@@ -395,6 +408,37 @@ impl Desk {
         Ok(searcher.search(request).await?)
     }
 
+    /// Several searches over one matter with one open store and one embedder (evaluation sets,
+    /// `search --batch`): each request's hits, or that request's own error (an empty query, a
+    /// `doc` naming no document) without stopping the others.
+    ///
+    /// # Errors
+    /// Unknown matter, the embedding model or the store failed.
+    pub async fn search_batch(
+        &self,
+        matter_id: &str,
+        requests: &[SearchRequest],
+    ) -> Result<Vec<Result<Vec<SearchHit>, DeskError>>, DeskError> {
+        let matter = self.matter(matter_id)?;
+        let Some(store) = self.reader(&matter).await? else {
+            return Ok(requests.iter().map(|_| Ok(Vec::new())).collect());
+        };
+        let embedder = match requests.iter().any(|r| r.mode != lexdesk_core::store::SearchMode::Text) {
+            true => Some(self.embedding_model().await?),
+            false => None,
+        };
+        let searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            results.push(if request.query.trim().is_empty() {
+                Err(DeskError::EmptyQuestion)
+            } else {
+                searcher.search(request).await.map_err(DeskError::from)
+            });
+        }
+        Ok(results)
+    }
+
     /// A matter's documents (indexed, failed with their reason, or being ingested), newest first.
     ///
     /// # Errors
@@ -405,6 +449,24 @@ impl Desk {
         let mut docs = store.documents().await?;
         docs.sort_by(|a, b| b.added_at_ms.cmp(&a.added_at_ms).then_with(|| a.file_name.cmp(&b.file_name)));
         Ok(docs)
+    }
+
+    /// The documents of a matter that `name` names: by file name, by path as ingested, by id, or
+    /// by a prefix of the id of at least 8 characters (what `--doc` and `docs --remove` accept).
+    ///
+    /// # Errors
+    /// Unknown matter, no document of that name, or the store cannot be read.
+    pub async fn find_documents(&self, matter_id: &str, name: &str) -> Result<Vec<DocumentRecord>, DeskError> {
+        let found: Vec<_> = self
+            .documents(matter_id)
+            .await?
+            .into_iter()
+            .filter(|d| lexdesk_service::search::names_document(d, name))
+            .collect();
+        if found.is_empty() {
+            return Err(DeskError::DocumentNotFound(name.to_owned()));
+        }
+        Ok(found)
     }
 
     fn ingest_queue(&self, matter_id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -430,7 +492,7 @@ impl Desk {
         let queue = self.ingest_queue(&matter.id);
         let _turn = queue.lock().await;
         let config = self.config();
-        let tokenizer = self.model_path("tokenizer", &config.models.embed_tokenizer)?;
+        let tokenizer = self.model_path(config::ModelRole::Tokenizer, &config.models.embed_tokenizer)?;
         let counter = Arc::new(
             lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)
                 .map_err(|e| DeskError::Tokenizer { path: tokenizer.clone(), message: e.to_string() })?,
@@ -601,39 +663,22 @@ impl Desk {
             AnswerMode::Extractive => None,
         };
         let model_name = generator.as_ref().map(ChatEngine::name);
-        let config = self.config();
-        let defaults = AskOptions::default();
-        // The answer length is the caller's, else the template's, else the setting (Models &
-        // settings, `[generation] max_tokens`); sampling the template's (with the default's guard
-        // against loops).
-        let (answer_tokens, sampling) = match &shaped {
-            Some(s) => (
-                s.parameters.max_tokens,
-                Sampling { repeat_penalty: defaults.sampling.repeat_penalty, ..s.parameters.sampling() },
-            ),
-            None => (config.generation.max_tokens, defaults.sampling.clone()),
-        };
-        let options = AskOptions {
+        let options = answer_options(&AnswerPolicy {
             mode,
             search_mode,
-            evidence: params.top_k.map_or(defaults.evidence, |k| usize::try_from(k.clamp(1, MAX_TOP_K)).unwrap_or(1)),
-            // At most half the model's context, so a small context still leaves room for evidence.
-            max_answer_tokens: params
-                .max_tokens
-                .unwrap_or(answer_tokens)
-                .clamp(16, 8192)
-                .min(generator.as_ref().map_or(u32::MAX, |g| (g.context_length() / 2).max(16))),
-            sampling,
-            instructions: shaped.as_ref().map(|s| s.text.clone()),
-            ..defaults
-        };
+            top_k: params.top_k,
+            max_tokens: params.max_tokens,
+            configured_max_tokens: self.config().generation.max_tokens,
+            template: shaped.as_ref().map(|s| TemplateShaping {
+                max_tokens: s.parameters.max_tokens,
+                sampling: s.parameters.sampling(),
+                instructions: s.text.clone(),
+            }),
+            context_length: generator.as_ref().map(Generator::context_length),
+        });
         let request =
             AskRequest { question: params.question.trim().to_string(), doc: params.doc.clone(), history, cancel };
-        let mut forward = |event: AskEvent<'_>| match event {
-            AskEvent::Retrieved(s) => on_progress(AnswerProgress::Retrieved(s)),
-            AskEvent::Token(t) => on_progress(AnswerProgress::Token(t)),
-        };
-        let answer = ask(&searcher, generator.as_ref(), &request, &options, &mut forward).await?;
+        let answer = ask(&searcher, generator.as_ref(), &request, &options, on_progress).await?;
         let prompt = answer.prompt.clone();
         Ok(SessionTurn {
             question: request.question,
@@ -676,10 +721,9 @@ impl Desk {
     ///
     /// # Errors
     /// Unknown matter or session.
-    pub fn delete_session(&self, matter_id: &str, session_id: &str) -> Result<(), DeskError> {
+    pub fn delete_session(&self, matter_id: &str, session_id: &str) -> Result<SessionSummary, DeskError> {
         let matter = self.matter(matter_id)?;
-        Sessions::new(&matter.dir).delete(session_id)?;
-        Ok(())
+        Ok(SessionSummary::of(&Sessions::new(&matter.dir).delete(session_id)?))
     }
 
     /// A session as Markdown or JSON, with its citations and their checks.
@@ -732,7 +776,9 @@ impl Desk {
     pub fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, DeskError> {
         let mut config = self.config();
         update.apply(&mut config)?;
-        for (kind, name) in [("chat", &config.models.chat), ("embedding", &config.models.embed)] {
+        for (kind, name) in
+            [(config::ModelRole::Chat, &config.models.chat), (config::ModelRole::Embedding, &config.models.embed)]
+        {
             self.model_path(kind, name)?;
         }
         config.save(&self.home)?;

@@ -165,13 +165,13 @@ impl Desk {
     /// The template library: built-ins and the user's templates in `LEXDESK_HOME/templates`.
     #[must_use]
     pub fn template_library(&self) -> Library {
-        Library::new(self.home.root().join("templates"))
+        Library::new(self.home.templates_dir())
     }
 
     /// Saved comparisons in `LEXDESK_HOME/comparisons`.
     #[must_use]
     pub fn comparison_history(&self) -> ComparisonHistory {
-        ComparisonHistory::new(self.home.root().join("comparisons"))
+        ComparisonHistory::new(self.home.comparisons_dir())
     }
 
     /// Built-in and user templates (and user files that are not valid templates, with why).
@@ -265,7 +265,7 @@ impl Desk {
             )
             .await?;
         let docs = self.documents(&source.matter_id).await?;
-        Ok(evidence_passages(&hits, |doc_id| docs.iter().any(|d| d.id == doc_id && d.format == "pdf")))
+        Ok(evidence_passages(&hits, |doc_id| docs.iter().any(|d| d.id == doc_id && d.has_pages())))
     }
 
     /// The evidence an evidence template sees for these inputs: `(query, passages)`; nothing for

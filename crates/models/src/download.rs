@@ -234,7 +234,7 @@ impl Downloader {
         let ua = concat!("LexDesk/", env!("CARGO_PKG_VERSION"));
         // reqwest is built without a default TLS provider: ring it is (an error only says one is
         // installed already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        drop(rustls::crypto::ring::default_provider().install_default());
         let build = |policy| {
             Client::builder()
                 .user_agent(ua)

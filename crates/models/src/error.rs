@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use lexdesk_core::ErrorCode;
-
 /// Everything that can go wrong with the catalog, downloads, discovery and secrets.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -163,32 +161,28 @@ pub enum ModelsError {
     Invalid(String),
 }
 
-impl ErrorCode for ModelsError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::CatalogInvalid(_) => "CATALOG_INVALID",
-            Self::UnknownModel(_) => "UNKNOWN_MODEL",
-            Self::NotFound { .. } => "DOWNLOAD_NOT_FOUND",
-            Self::Unauthorized { .. } => "DOWNLOAD_UNAUTHORIZED",
-            Self::Http { .. } => "DOWNLOAD_HTTP_ERROR",
-            Self::Network { .. } => "DOWNLOAD_NETWORK",
-            Self::Timeout { .. } => "DOWNLOAD_TIMEOUT",
-            Self::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
-            Self::NotAsPinned { .. } => "CHECKSUM_NOT_AS_PINNED",
-            Self::SizeMismatch { .. } => "SIZE_MISMATCH",
-            Self::NoChecksum { .. } => "NO_CHECKSUM",
-            Self::InsufficientDisk { .. } => "INSUFFICIENT_DISK",
-            Self::Cancelled { .. } => "CANCELLED",
-            Self::Io { .. } => "IO",
-            Self::NotGguf { .. } => "NOT_GGUF",
-            Self::NoSecretStore(_) => "NO_SECRET_STORE",
-            Self::Keychain(_) => "KEYCHAIN",
-            Self::SecretsDecrypt { .. } => "SECRETS_DECRYPT",
-            Self::SecretsInvalid { .. } => "SECRETS_INVALID",
-            Self::Invalid(_) => "INVALID_ARGUMENT",
-        }
-    }
-}
+lexdesk_core::error_codes!(ModelsError {
+    Self::CatalogInvalid(_) => "CATALOG_INVALID", InvalidData;
+    Self::UnknownModel(_) => "UNKNOWN_MODEL", InvalidInput;
+    Self::NotFound { .. } => "DOWNLOAD_NOT_FOUND", External;
+    Self::Unauthorized { .. } => "DOWNLOAD_UNAUTHORIZED", External;
+    Self::Http { .. } => "DOWNLOAD_HTTP_ERROR", External;
+    Self::Network { .. } => "DOWNLOAD_NETWORK", External;
+    Self::Timeout { .. } => "DOWNLOAD_TIMEOUT", External;
+    Self::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH", External;
+    Self::NotAsPinned { .. } => "CHECKSUM_NOT_AS_PINNED", External;
+    Self::SizeMismatch { .. } => "SIZE_MISMATCH", External;
+    Self::NoChecksum { .. } => "NO_CHECKSUM", External;
+    Self::InsufficientDisk { .. } => "INSUFFICIENT_DISK", Resources;
+    Self::Cancelled { .. } => "CANCELLED", Cancelled;
+    Self::Io { .. } => "IO", Io;
+    Self::NotGguf { .. } => "NOT_GGUF", ModelFile;
+    Self::NoSecretStore(_) => "NO_SECRET_STORE", External;
+    Self::Keychain(_) => "KEYCHAIN", External;
+    Self::SecretsDecrypt { .. } => "SECRETS_DECRYPT", External;
+    Self::SecretsInvalid { .. } => "SECRETS_INVALID", External;
+    Self::Invalid(_) => "INVALID_ARGUMENT", InvalidInput;
+});
 
 /// Attach a path to an I/O error.
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ModelsError {

@@ -80,7 +80,7 @@ impl Secrets {
     /// # Errors
     /// [`ModelsError::NoSecretStore`].
     pub fn open_with(home: &Path, passphrase: Option<Zeroizing<String>>, choice: &str) -> Result<Self, ModelsError> {
-        let file = home.join("secrets.json.enc");
+        let file = lexdesk_core::config::Home::at(home).secrets_file();
         if choice == "file" {
             let passphrase = passphrase.ok_or_else(|| {
                 ModelsError::NoSecretStore(format!("{ENV_BACKEND}=file needs a passphrase in {ENV_PASSPHRASE}"))

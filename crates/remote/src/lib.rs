@@ -88,7 +88,7 @@ impl Inner {
         }
         // reqwest is built without a default TLS provider: ring it is (an error only says one is
         // installed already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        drop(rustls::crypto::ring::default_provider().install_default());
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(options.timeout_secs.max(1)))

@@ -12,9 +12,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::SearchMode;
+use lexdesk_desk::{AnswerMode, SearchRequest};
 use lexdesk_desk::{AnswerProgress, AskParams, AskResult};
-use lexdesk_service::answer::AnswerMode;
-use lexdesk_service::search::SearchRequest;
 use tokio::io::AsyncWriteExt;
 
 use crate::AppState;
@@ -23,7 +22,7 @@ use crate::error::ApiError;
 use crate::jobs::safe_file_name;
 use crate::wire::*;
 
-fn matter_out(m: &lexdesk_service::Matter) -> MatterOut {
+fn matter_out(m: &lexdesk_desk::Matter) -> MatterOut {
     MatterOut { id: m.id.clone(), name: m.name.clone(), created_at_ms: m.created_at_ms }
 }
 
@@ -175,7 +174,7 @@ fn ask_out(result: &AskResult) -> AskOut {
         session_id: result.session.id.clone(),
         answer: a.answer.clone(),
         abstained: a.abstained,
-        abstention_code: a.abstention.as_ref().map(|x| x.code.clone()),
+        abstention_code: a.abstention.as_ref().map(|x| x.code.code().to_owned()),
         citations: a
             .citations
             .iter()

@@ -65,31 +65,10 @@ impl ApiError {
         self
     }
 
-    /// An error of the core, mapped to an HTTP status by its code.
+    /// An error of the core; its HTTP status is its kind's ([`lexdesk_core::ErrorKind::http_status`]).
     pub fn from_core(e: &(impl ErrorCode + std::fmt::Display)) -> Self {
-        let code = e.code();
-        let status = match code {
-            "MATTER_NOT_FOUND" | "DOCUMENT_NOT_FOUND" | "PAGE_NOT_FOUND" | "SESSION_NOT_FOUND" | "JOB_NOT_FOUND"
-            | "MODEL_NOT_FOUND" => StatusCode::NOT_FOUND,
-            "MATTER_EXISTS" | "MATTER_LOCKED" | "DOCUMENT_NOT_INDEXED" => StatusCode::CONFLICT,
-            "EMPTY_QUERY"
-            | "EMPTY_NAME"
-            | "INVALID_MATTER_NAME"
-            | "INVALID_REQUEST"
-            | "PROMPT_TOO_LONG"
-            | "PROMPT_TOO_LARGE"
-            | "INVALID_PATH"
-            | "INVALID_SETTING" => StatusCode::BAD_REQUEST,
-            "MODEL_MISSING"
-            | "MODEL_LOAD_FAILED"
-            | "INSUFFICIENT_MEMORY"
-            | "WORKER_GONE"
-            | "NO_CHAT_MODEL"
-            | "NO_EMBEDDER" => StatusCode::SERVICE_UNAVAILABLE,
-            "REMOTE_ENGINE_FAILED" => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        Self::new(status, code, e.to_string())
+        let status = StatusCode::from_u16(e.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(status, e.code(), e.to_string())
     }
 
     fn kind(&self) -> &'static str {
@@ -188,5 +167,30 @@ mod tests {
         let r =
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "slow down").retry_after(0).into_response();
         assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn no_user_error_answers_5xx_and_no_server_fault_answers_4xx() {
+        let codes = lexdesk_desk::error_codes()
+            .into_iter()
+            .chain(crate::KeyError::CODES.iter().map(|&(c, k)| (c, k, "KeyError")))
+            .chain(crate::ServeError::CODES.iter().map(|&(c, k)| (c, k, "ServeError")));
+        for (code, kind, ty) in codes {
+            let status = StatusCode::from_u16(kind.http_status()).unwrap();
+            // 499 (the client left) is nginx's client-side code, but no request was at fault
+            let client_side = status.is_client_error() && kind != lexdesk_core::ErrorKind::Cancelled;
+            assert_eq!(kind.is_user_error(), client_side, "{ty}::{code} ({kind:?}) answers {status}");
+            assert!(status.is_client_error() || status.is_server_error(), "{code}");
+        }
+        // the drifted paths: an unknown template named in a request, a matter of another embedder
+        let e = ApiError::from(lexdesk_desk::DeskError::Template(lexdesk_desk::TemplateError::NotFound {
+            name: "no-such".into(),
+        }));
+        assert_eq!((e.status, e.code.as_str()), (StatusCode::NOT_FOUND, "TEMPLATE_NOT_FOUND"));
+        let e = ApiError::from(lexdesk_desk::DeskError::Store(lexdesk_core::store::StoreError::DimensionMismatch {
+            expected: 384,
+            got: 768,
+        }));
+        assert_eq!((e.status, e.code.as_str()), (StatusCode::CONFLICT, "EMBEDDING_DIMENSION_MISMATCH"));
     }
 }

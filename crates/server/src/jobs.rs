@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use lexdesk_core::generate::CancelToken;
 use lexdesk_desk::Desk;
-use lexdesk_service::ingest::{FileOutcome, IngestEvent};
+use lexdesk_desk::{FileOutcome, IngestEvent};
 
 use crate::metrics::Metrics;
 use crate::wire::{JobFailure, JobOut};
@@ -21,9 +21,7 @@ pub(crate) struct Jobs {
     jobs: Mutex<(HashMap<String, JobOut>, VecDeque<String>)>,
 }
 
-fn now_ms() -> i64 {
-    lexdesk_service::matters::now_ms()
-}
+use lexdesk_core::now_ms;
 
 impl Jobs {
     pub(crate) fn new(dir: PathBuf) -> Self {

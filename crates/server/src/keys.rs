@@ -132,19 +132,15 @@ pub enum KeyError {
     },
 }
 
-impl lexdesk_core::ErrorCode for KeyError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::UnknownScope(_) => "UNKNOWN_SCOPE",
-            Self::NoScopes => "NO_SCOPES",
-            Self::EmptyName => "EMPTY_NAME",
-            Self::Exists(_) => "KEY_EXISTS",
-            Self::NotFound(_) => "KEY_NOT_FOUND",
-            Self::Io { .. } => "KEYS_IO",
-            Self::Invalid { .. } => "KEYS_INVALID",
-        }
-    }
-}
+lexdesk_core::error_codes!(KeyError {
+    Self::UnknownScope(_) => "UNKNOWN_SCOPE", InvalidInput;
+    Self::NoScopes => "NO_SCOPES", InvalidInput;
+    Self::EmptyName => "EMPTY_NAME", InvalidInput;
+    Self::Exists(_) => "KEY_EXISTS", Conflict;
+    Self::NotFound(_) => "KEY_NOT_FOUND", NotFound;
+    Self::Io { .. } => "KEYS_IO", Io;
+    Self::Invalid { .. } => "KEYS_INVALID", InvalidData;
+});
 
 /// The key file, cached in memory and re-read when its modification time or size changes.
 #[derive(Debug)]
@@ -162,7 +158,7 @@ struct Cached {
 /// The key file of a data directory.
 #[must_use]
 pub fn keys_file(home: &Path) -> PathBuf {
-    home.join("server").join("keys.toml")
+    lexdesk_core::config::Home::at(home).server_keys_file()
 }
 
 impl KeyStore {
@@ -294,7 +290,7 @@ impl KeyStore {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+    lexdesk_core::now_ms().unsigned_abs()
 }
 
 #[cfg(test)]

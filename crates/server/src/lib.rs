@@ -61,7 +61,7 @@ impl AppState {
     pub fn new(desk: Arc<Desk>, config: ServerConfig) -> Self {
         let metrics = Metrics::new();
         let keys = Arc::new(KeyStore::new(desk.home()));
-        let jobs = Arc::new(jobs::Jobs::new(desk.home().join("uploads")));
+        let jobs = Arc::new(jobs::Jobs::new(lexdesk_core::config::Home::at(desk.home()).uploads_dir()));
         Self {
             slots: Arc::new(slots::Slots::new(&config, metrics.clone())),
             limiter: auth::limiter(&config),
@@ -183,15 +183,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-impl lexdesk_core::ErrorCode for ServeError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::BadAddress(_) => "BAD_ADDRESS",
-            Self::Bind { .. } => "BIND_FAILED",
-            Self::Io(_) => "SERVER_IO",
-        }
-    }
-}
+lexdesk_core::error_codes!(ServeError {
+    Self::BadAddress(_) => "BAD_ADDRESS", InvalidInput;
+    Self::Bind { .. } => "BIND_FAILED", Io;
+    Self::Io(_) => "SERVER_IO", Io;
+});
 
 /// A bound server, not yet serving (so a caller knows the port, e.g. for port 0).
 #[derive(Debug)]

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use lexdesk_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 const MANIFEST: &str = "matter.toml";
@@ -74,30 +73,20 @@ pub enum MatterError {
     },
 }
 
-impl ErrorCode for MatterError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "MATTER_NOT_FOUND",
-            Self::Exists(_) => "MATTER_EXISTS",
-            Self::InvalidName(_) => "INVALID_MATTER_NAME",
-            Self::Busy(_) => "MATTER_LOCKED",
-            Self::Io { .. } => "IO",
-            Self::Corrupt { .. } => "MATTER_CORRUPT",
-        }
-    }
-}
+lexdesk_core::error_codes!(MatterError {
+    Self::NotFound(_) => "MATTER_NOT_FOUND", NotFound;
+    Self::Exists(_) => "MATTER_EXISTS", Conflict;
+    Self::InvalidName(_) => "INVALID_MATTER_NAME", InvalidInput;
+    Self::Busy(_) => "MATTER_LOCKED", Conflict;
+    Self::Io { .. } => "IO", Io;
+    Self::Corrupt { .. } => "MATTER_CORRUPT", InvalidData;
+});
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MatterError + '_ {
     move |source| MatterError::Io { path: path.to_path_buf(), source }
 }
 
-/// Milliseconds since the Unix epoch.
-#[must_use]
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use lexdesk_core::now_ms;
 
 fn validate_name(name: &str) -> Result<String, MatterError> {
     let name = name.trim();

@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use lexdesk_core::EngineError;
 use lexdesk_core::embed::{EmbedRole, Embedder};
 use lexdesk_core::store::{
     ChunkStore, DocumentRecord, DocumentStatus, HybridQuery, ScoredChunk, SearchFilter, SearchMode, StoreError,
 };
-use lexdesk_core::{EngineError, ErrorCode};
 use serde::Serialize;
 
 use crate::legal_ref::{self, LegalRef};
@@ -94,17 +94,14 @@ pub enum SearchError {
     Embed(#[from] EngineError),
 }
 
-impl ErrorCode for SearchError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::DocumentNotFound(_) => "DOCUMENT_NOT_FOUND",
-            Self::EmptyQuery => "EMPTY_QUERY",
-            Self::NoEmbedder => "NO_EMBEDDER",
-            Self::Store(e) => e.code(),
-            Self::Embed(e) => e.code(),
-        }
-    }
-}
+lexdesk_core::error_codes!(SearchError {
+    Self::DocumentNotFound(_) => "DOCUMENT_NOT_FOUND", NotFound;
+    Self::EmptyQuery => "EMPTY_QUERY", InvalidInput;
+    Self::NoEmbedder => "NO_EMBEDDER", ModelFile;
+} wraps {
+    Self::Store(e) => e,
+    Self::Embed(e) => e,
+});
 
 /// Whether `doc` names this document: its file name, its source path, its id, or a prefix of
 /// the id of at least 8 characters.

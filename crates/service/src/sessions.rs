@@ -139,15 +139,11 @@ pub enum SessionError {
     },
 }
 
-impl lexdesk_core::ErrorCode for SessionError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "SESSION_NOT_FOUND",
-            Self::Io { .. } => "SESSION_IO",
-            Self::Corrupt { .. } => "SESSION_CORRUPT",
-        }
-    }
-}
+lexdesk_core::error_codes!(SessionError {
+    Self::NotFound(_) => "SESSION_NOT_FOUND", NotFound;
+    Self::Io { .. } => "SESSION_IO", Io;
+    Self::Corrupt { .. } => "SESSION_CORRUPT", InvalidData;
+});
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SessionError + '_ {
     move |source| SessionError::Io { path: path.to_path_buf(), source }

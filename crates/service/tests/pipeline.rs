@@ -12,7 +12,8 @@ use lexdesk_service::ingest::{FileOutcome, IngestEvent, IngestOptions, ingest};
 use lexdesk_service::search::{SearchRequest, Searcher};
 
 mod common;
-use common::{DIMS, FakeEmbedder, FakeStore, WordCounter};
+use common::WordCounter;
+use lexdesk_test_support::{DIMS, FakeEmbedder, FakeStore};
 
 fn options() -> IngestOptions {
     // No PDFs are ingested here; the worker program is never started.

@@ -319,9 +319,7 @@ fn unique_labels(candidates: &[Candidate]) -> Vec<String> {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    lexdesk_core::now_ms().unsigned_abs()
 }
 
 /// How many expected keywords an output contains.

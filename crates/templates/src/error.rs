@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use lexdesk_core::{EngineError, ErrorCode};
+use lexdesk_core::EngineError;
 
 /// Everything that can go wrong reading, validating, storing, rendering or comparing templates.
 ///
@@ -316,45 +316,42 @@ impl TemplateError {
     }
 }
 
-impl ErrorCode for TemplateError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Syntax { .. } => "TEMPLATE_SYNTAX",
-            Self::UnknownField { .. } => "TEMPLATE_UNKNOWN_FIELD",
-            Self::MissingField { .. } => "TEMPLATE_MISSING_FIELD",
-            Self::InvalidValue { .. } => "TEMPLATE_INVALID_VALUE",
-            Self::UnsupportedFormat { .. } => "TEMPLATE_UNSUPPORTED_FORMAT",
-            Self::InvalidName { .. } => "TEMPLATE_INVALID_NAME",
-            Self::EmptyField { .. } => "TEMPLATE_EMPTY_FIELD",
-            Self::InvalidParameter { .. } => "TEMPLATE_INVALID_PARAMETER",
-            Self::MalformedPlaceholder { .. } => "TEMPLATE_MALFORMED_PLACEHOLDER",
-            Self::UndeclaredVariable { .. } => "TEMPLATE_UNDECLARED_VARIABLE",
-            Self::DuplicateVariable { .. } => "TEMPLATE_DUPLICATE_VARIABLE",
-            Self::InvalidVariable { .. } => "TEMPLATE_INVALID_VARIABLE",
-            Self::InvalidDefault { .. } => "TEMPLATE_INVALID_DEFAULT",
-            Self::InvalidEvidence { .. } => "TEMPLATE_INVALID_EVIDENCE",
-            Self::MissingVariable { .. } => "TEMPLATE_MISSING_VARIABLE",
-            Self::UnknownInput { .. } => "TEMPLATE_UNKNOWN_INPUT",
-            Self::TypeMismatch { .. } => "TEMPLATE_TYPE_MISMATCH",
-            Self::InvalidChoice { .. } => "TEMPLATE_INVALID_CHOICE",
-            Self::MissingEvidence { .. } => "TEMPLATE_EVIDENCE_REQUIRED",
-            Self::EvidenceNotAccepted { .. } => "TEMPLATE_EVIDENCE_NOT_ACCEPTED",
-            Self::DuplicateEvidenceLabel { .. } => "TEMPLATE_DUPLICATE_EVIDENCE_LABEL",
-            Self::NotForQuestions { .. } => "TEMPLATE_NOT_FOR_QUESTIONS",
-            Self::NotFound { .. } => "TEMPLATE_NOT_FOUND",
-            Self::BuiltinReadOnly { .. } => "TEMPLATE_BUILTIN_READ_ONLY",
-            Self::AlreadyExists { .. } => "TEMPLATE_EXISTS",
-            Self::NameMismatch { .. } => "TEMPLATE_NAME_MISMATCH",
-            Self::File { error, .. } => error.code(),
-            Self::Io { .. } => "TEMPLATE_IO",
-            Self::Serialize { .. } => "TEMPLATE_SERIALIZE",
-            Self::EmptyComparison => "COMPARISON_EMPTY",
-            Self::ComparisonNotFound { .. } => "COMPARISON_NOT_FOUND",
-            Self::CorruptComparison { .. } => "COMPARISON_CORRUPT",
-            Self::Engine(e) => e.code(),
-        }
-    }
-}
+lexdesk_core::error_codes!(TemplateError {
+    Self::Syntax { .. } => "TEMPLATE_SYNTAX", InvalidData;
+    Self::UnknownField { .. } => "TEMPLATE_UNKNOWN_FIELD", InvalidData;
+    Self::MissingField { .. } => "TEMPLATE_MISSING_FIELD", InvalidData;
+    Self::InvalidValue { .. } => "TEMPLATE_INVALID_VALUE", InvalidData;
+    Self::UnsupportedFormat { .. } => "TEMPLATE_UNSUPPORTED_FORMAT", InvalidData;
+    Self::InvalidName { .. } => "TEMPLATE_INVALID_NAME", InvalidInput;
+    Self::EmptyField { .. } => "TEMPLATE_EMPTY_FIELD", InvalidData;
+    Self::InvalidParameter { .. } => "TEMPLATE_INVALID_PARAMETER", InvalidData;
+    Self::MalformedPlaceholder { .. } => "TEMPLATE_MALFORMED_PLACEHOLDER", InvalidData;
+    Self::UndeclaredVariable { .. } => "TEMPLATE_UNDECLARED_VARIABLE", InvalidData;
+    Self::DuplicateVariable { .. } => "TEMPLATE_DUPLICATE_VARIABLE", InvalidData;
+    Self::InvalidVariable { .. } => "TEMPLATE_INVALID_VARIABLE", InvalidData;
+    Self::InvalidDefault { .. } => "TEMPLATE_INVALID_DEFAULT", InvalidData;
+    Self::InvalidEvidence { .. } => "TEMPLATE_INVALID_EVIDENCE", InvalidData;
+    Self::MissingVariable { .. } => "TEMPLATE_MISSING_VARIABLE", InvalidInput;
+    Self::UnknownInput { .. } => "TEMPLATE_UNKNOWN_INPUT", InvalidInput;
+    Self::TypeMismatch { .. } => "TEMPLATE_TYPE_MISMATCH", InvalidInput;
+    Self::InvalidChoice { .. } => "TEMPLATE_INVALID_CHOICE", InvalidInput;
+    Self::MissingEvidence { .. } => "TEMPLATE_EVIDENCE_REQUIRED", InvalidInput;
+    Self::EvidenceNotAccepted { .. } => "TEMPLATE_EVIDENCE_NOT_ACCEPTED", InvalidInput;
+    Self::DuplicateEvidenceLabel { .. } => "TEMPLATE_DUPLICATE_EVIDENCE_LABEL", InvalidData;
+    Self::NotForQuestions { .. } => "TEMPLATE_NOT_FOR_QUESTIONS", InvalidInput;
+    Self::NotFound { .. } => "TEMPLATE_NOT_FOUND", NotFound;
+    Self::BuiltinReadOnly { .. } => "TEMPLATE_BUILTIN_READ_ONLY", Conflict;
+    Self::AlreadyExists { .. } => "TEMPLATE_EXISTS", Conflict;
+    Self::NameMismatch { .. } => "TEMPLATE_NAME_MISMATCH", InvalidData;
+    Self::Io { .. } => "TEMPLATE_IO", Io;
+    Self::Serialize { .. } => "TEMPLATE_SERIALIZE", Internal;
+    Self::EmptyComparison => "COMPARISON_EMPTY", InvalidInput;
+    Self::ComparisonNotFound { .. } => "COMPARISON_NOT_FOUND", NotFound;
+    Self::CorruptComparison { .. } => "COMPARISON_CORRUPT", InvalidData;
+} wraps {
+    Self::File { error, .. } => error,
+    Self::Engine(e) => e,
+});
 
 /// Something suspicious in a template that does not stop it from being used.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
@@ -379,11 +376,8 @@ pub enum Warning {
     },
 }
 
-impl ErrorCode for Warning {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::UnusedVariable { .. } => "UNUSED_VARIABLE",
-            Self::DocumentOutsideInput { .. } => "DOCUMENT_OUTSIDE_INPUT",
-        }
-    }
-}
+// A warning is no failure; as an error it would be a template file's content.
+lexdesk_core::error_codes!(Warning {
+    Self::UnusedVariable { .. } => "UNUSED_VARIABLE", InvalidData;
+    Self::DocumentOutsideInput { .. } => "DOCUMENT_OUTSIDE_INPUT", InvalidData;
+});

@@ -1,92 +1,15 @@
 //! Comparison against a fake generator: one measured result per template, keyword scores,
 //! frozen evidence only for evidence templates, per-run failures, exports, history, preview.
 
-use std::sync::Mutex;
-
 use expect_test::expect;
-use lexdesk_core::generate::{
-    CancelToken, FinishReason, GenerateRequest, GenerationEvent, GenerationStream, Generator, Prompt, PromptFormat,
-    RenderedPrompt, Usage,
-};
-use lexdesk_core::{EngineError, ErrorCode};
+use lexdesk_core::ErrorCode;
+use lexdesk_core::generate::{FinishReason, GenerateRequest, Prompt};
 use lexdesk_templates::{
     Candidate, ComparisonHistory, ComparisonRequest, EvidencePassage, Inputs, Progress, builtin, compare, compare_with,
     preview,
 };
 
-/// Replies from a script, one per request, and counts a token per four characters.
-struct Scripted {
-    replies: Vec<String>,
-    context: u32,
-    seen: Mutex<Vec<GenerateRequest>>,
-}
-
-impl Scripted {
-    fn new(replies: &[&str]) -> Self {
-        Self { replies: replies.iter().map(|s| (*s).to_owned()).collect(), context: 8192, seen: Mutex::new(Vec::new()) }
-    }
-    fn seen(&self) -> Vec<GenerateRequest> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn tokens(prompt: &Prompt) -> u32 {
-    let chars = match prompt {
-        Prompt::Chat(m) => m.iter().map(|m| m.content.chars().count()).sum::<usize>(),
-        Prompt::Raw(t) => t.chars().count(),
-    };
-    u32::try_from(chars / 4 + 1).unwrap()
-}
-
-impl Generator for Scripted {
-    fn generate(&self, request: GenerateRequest) -> Result<GenerationStream, EngineError> {
-        let prompt_tokens = tokens(&request.prompt);
-        if prompt_tokens + request.max_tokens > self.context {
-            return Err(EngineError::PromptTooLong {
-                prompt_tokens: u64::from(prompt_tokens),
-                context: u64::from(self.context),
-                reserved: u64::from(request.max_tokens),
-            });
-        }
-        let mut seen = self.seen.lock().unwrap();
-        let reply = self.replies[seen.len() % self.replies.len()].clone();
-        seen.push(request);
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(async move {
-            tx.send(Ok(GenerationEvent::Started {
-                format: PromptFormat::ModelTemplate,
-                prompt_tokens,
-                cached_prompt_tokens: 0,
-            }))
-            .await
-            .ok();
-            let pieces: Vec<&str> = reply.split_inclusive(' ').collect();
-            for piece in &pieces {
-                tx.send(Ok(GenerationEvent::Token { text: (*piece).to_owned() })).await.ok();
-            }
-            let usage = Usage {
-                prompt_tokens,
-                completion_tokens: u32::try_from(pieces.len()).unwrap(),
-                time_to_first_token_ms: 5.0,
-                ..Usage::default()
-            };
-            tx.send(Ok(GenerationEvent::Done { finish_reason: FinishReason::Stop, usage })).await.ok();
-        });
-        Ok(GenerationStream::new(rx, CancelToken::new()))
-    }
-
-    async fn render(&self, prompt: &Prompt) -> Result<RenderedPrompt, EngineError> {
-        let text = match prompt {
-            Prompt::Chat(m) => m.iter().map(|m| format!("<{}>{}", m.role.as_str(), m.content)).collect(),
-            Prompt::Raw(t) => t.clone(),
-        };
-        Ok(RenderedPrompt { text, format: PromptFormat::ModelTemplate, tokens: tokens(prompt) })
-    }
-
-    fn context_length(&self) -> u32 {
-        self.context
-    }
-}
+use lexdesk_test_support::{Scripted, tokens};
 
 fn inputs(pairs: &[(&str, &str)]) -> Inputs {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

@@ -18,6 +18,7 @@ import { filledInputs, formatMs, keywordPercent, parseKeywords, unionVariables }
 import { channel, copyText, newJobId, pickSavePath, toIpcError } from "../platform";
 import { useToasts } from "./Toasts";
 import { EvidenceMatterSelect, VariableFields } from "./VariableFields";
+import { ErrorLine } from "./ErrorLine";
 
 type Props = {
   templates: TemplateSummary[];
@@ -256,9 +257,7 @@ export function CompareView({ templates, matters, initial }: Props) {
             )}
           </div>
           {error && (
-            <p className="form-error" role="alert" data-testid="compare-error">
-              <span className="code">{error.code}</span> {error.message}
-            </p>
+            <ErrorLine error={error} testId="compare-error" />
           )}
         </section>
       </div>
@@ -369,9 +368,7 @@ function RunColumn({ column }: { column: Column }) {
         )}
       </header>
       {run?.error ? (
-        <p className="form-error" role="alert">
-          <span className="code">{run.error.code}</span> {run.error.message}
-        </p>
+        <ErrorLine error={run.error} />
       ) : (
         <div className="run-output" data-testid="run-output">
           {column.text || (column.running ? <span className="muted">{t("compare.waiting")}</span> : "")}

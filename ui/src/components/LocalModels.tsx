@@ -4,6 +4,7 @@ import { commands, type DiscoveredModel, type HubTokenStatus, type IpcError } fr
 import { formatBytes } from "../lib/format";
 import { pickFile, toIpcError } from "../platform";
 import { useToasts } from "./Toasts";
+import { ErrorLine } from "./ErrorLine";
 
 /** Models already on this machine: other apps' GGUFs used in place, any GGUF by path. */
 export function LocalModels({ onImported }: { onImported: () => void }) {
@@ -62,9 +63,7 @@ export function LocalModels({ onImported }: { onImported: () => void }) {
         </button>
       </div>
       {error && (
-        <p className="form-error" role="alert" data-testid="import-error">
-          <span className="code">{error.code}</span> {error.message}
-        </p>
+        <ErrorLine error={error} testId="import-error" />
       )}
       {found !== null &&
         (found.length === 0 ? (
@@ -184,9 +183,7 @@ export function HubToken() {
         )}
       </form>
       {error && (
-        <p className="form-error" role="alert">
-          <span className="code">{error.code}</span> {error.message}
-        </p>
+        <ErrorLine error={error} />
       )}
     </section>
   );

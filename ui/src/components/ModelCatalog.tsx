@@ -10,6 +10,7 @@ import {
 } from "../bindings";
 import { formatBytes } from "../lib/format";
 import { channel, newJobId, toIpcError } from "../platform";
+import { ErrorLine } from "./ErrorLine";
 
 /** A running download: which file, how far, how fast. */
 export type DownloadState = {
@@ -112,9 +113,7 @@ export function ModelCatalog(props: { onDownloaded: () => void }) {
     <section className="settings-section" aria-labelledby="catalog-heading" data-testid="model-catalog">
       <h2 id="catalog-heading">{t("catalog.title")}</h2>
       {error && (
-        <p className="inline-error" role="alert">
-          {error.message} <code className="error-code">{error.code}</code>
-        </p>
+        <ErrorLine error={error} variant="inline" />
       )}
       {!catalog && !error && <p className="muted">{t("common.loading")}</p>}
       {catalog && (

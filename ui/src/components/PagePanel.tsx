@@ -3,6 +3,7 @@ import { useTranslation } from "react-i18next";
 import { commands, type Citation, type PageView } from "../bindings";
 import { splitByCodePoints } from "../lib/highlight";
 import { toIpcError } from "../platform";
+import { ErrorLine } from "./ErrorLine";
 
 export type PanelTarget = {
   docId: string | null;
@@ -110,9 +111,7 @@ export function PagePanel({ matterId, target, onClose }: Props) {
 
       <div className="side-panel-body">
         {error ? (
-          <p className="error-text" role="alert">
-            {error.message} <code className="error-code">{error.code}</code>
-          </p>
+          <ErrorLine error={error} variant="text" />
         ) : view ? (
           <PageText
             text={view.text}

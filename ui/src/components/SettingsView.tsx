@@ -14,6 +14,7 @@ import { toIpcError } from "../platform";
 import { HubToken, LocalModels } from "./LocalModels";
 import { ModelCatalog } from "./ModelCatalog";
 import { useToasts } from "./Toasts";
+import { ErrorLine } from "./ErrorLine";
 
 type Form = {
   chatModel: string;
@@ -119,9 +120,7 @@ export function SettingsView() {
       <h1>{t("settings.title")}</h1>
 
       {error && (
-        <p className="inline-error" role="alert">
-          {error.message} <code className="error-code">{error.code}</code>
-        </p>
+        <ErrorLine error={error} variant="inline" />
       )}
 
       {settings && form ? (

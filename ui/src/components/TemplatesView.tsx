@@ -17,6 +17,7 @@ import { ConfirmDialog } from "./ConfirmDialog";
 import { InlineNameInput } from "./InlineNameInput";
 import { useToasts } from "./Toasts";
 import { EvidenceMatterSelect, VariableFields } from "./VariableFields";
+import { ErrorLine } from "./ErrorLine";
 
 /** What "New template" starts from: a complete, valid template to edit. */
 export const NEW_TEMPLATE = `format = 1
@@ -449,9 +450,7 @@ function TryTemplate({ view, matters }: { view: TemplateView; matters: Matter[] 
         </button>
       </div>
       {error && (
-        <p className="form-error" role="alert" data-testid="render-error">
-          <span className="code">{error.code}</span> {error.message}
-        </p>
+        <ErrorLine error={error} testId="render-error" />
       )}
       {result && (
         <div className="render-result" data-testid="render-result">
@@ -546,9 +545,7 @@ export function TemplateEditor({ name, initialText, readOnly, onSaved }: EditorP
           </div>
           {check?.ok && check.warnings.length > 0 && <Notices notices={check.warnings} />}
           {saveError && (
-            <p className="form-error" role="alert" data-testid="template-save-error">
-              <span className="code">{saveError.code}</span> {saveError.message}
-            </p>
+            <ErrorLine error={saveError} testId="template-save-error" />
           )}
           <div className="button-row">
             <button

@@ -11,27 +11,25 @@
 //! run. Each store batch is crash-safe (see [`ChunkStore`]); an interrupted run is completed by
 //! running it again.
 
+mod commit;
+mod prepare;
+
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lexdesk_core::EngineError;
 use lexdesk_core::embed::{EmbedRole, Embedder};
 use lexdesk_core::generate::CancelToken;
-use lexdesk_core::store::{
-    ChunkRecord, ChunkStore, DocumentRecord, DocumentStatus, DocumentWrite, PageProvenance, PageRecord, StoreError,
-    VectorIndexState,
-};
-use lexdesk_core::{EngineError, ErrorCode};
-use lexdesk_ingest::extract::{ExtractConfig, ExtractError, ExtractedDocument, extract};
-use lexdesk_ingest::ocr::Provenance;
-use lexdesk_ingest::{ChunkConfig, Language, PageText, TokenCounter, chunk_document};
+use lexdesk_core::store::{ChunkRecord, ChunkStore, DocumentStatus, DocumentWrite, StoreError, VectorIndexState};
+use lexdesk_ingest::extract::ExtractConfig;
+use lexdesk_ingest::{ChunkConfig, TokenCounter};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::matters::now_ms;
+use commit::{Pending, flush};
+use prepare::{Item, Prepared, prepare};
 
 /// Tunables of an ingestion run.
 #[derive(Debug, Clone)]
@@ -216,219 +214,10 @@ pub enum IngestError {
     Embed(#[from] EngineError),
 }
 
-impl ErrorCode for IngestError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Store(e) => e.code(),
-            Self::Embed(e) => e.code(),
-        }
-    }
-}
-
-/// A document ready to embed.
-struct Prepared {
-    index: usize,
-    path: PathBuf,
-    document: DocumentRecord,
-    pages: Vec<PageRecord>,
-    chunks: Vec<ChunkRecord>,
-    embed_texts: Vec<String>,
-    seconds: f64,
-}
-
-enum Item {
-    Prepared(Box<Prepared>),
-    Done { index: usize, path: PathBuf, outcome: FileOutcome, failed: Option<Box<DocumentRecord>> },
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    let digest = hasher.finalize();
-    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), size))
-}
-
-fn language_str(l: Language) -> &'static str {
-    match l {
-        Language::Zh => "zh",
-        Language::En => "en",
-        Language::Und => "und",
-    }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-fn failed_record(id: String, path: &Path, size: u64, code: &str, message: String) -> DocumentRecord {
-    DocumentRecord {
-        id,
-        file_name: file_name(path),
-        source_path: path.display().to_string(),
-        title: file_name(path),
-        format: String::new(),
-        size_bytes: size,
-        page_count: 0,
-        chunk_count: 0,
-        ocr_pages: 0,
-        status: DocumentStatus::Failed,
-        error_code: Some(code.to_string()),
-        error_message: Some(message),
-        extractor: String::new(),
-        added_at_ms: now_ms(),
-    }
-}
-
-fn prepare<C: TokenCounter>(
-    index: usize,
-    path: &Path,
-    explicit: bool,
-    known: &mut HashMap<String, String>,
-    counter: &C,
-    options: &IngestOptions,
-) -> Item {
-    let started = Instant::now();
-    let done = |outcome: FileOutcome, failed: Option<DocumentRecord>| Item::Done {
-        index,
-        path: path.to_path_buf(),
-        outcome,
-        failed: failed.map(Box::new),
-    };
-    let (id, size) = match sha256_file(path) {
-        Ok(v) => v,
-        Err(e) => {
-            return done(
-                FileOutcome::Failed { code: "IO".into(), message: format!("cannot read the file: {e}") },
-                None,
-            );
-        }
-    };
-    if let Some(existing) = known.get(&id) {
-        return done(FileOutcome::AlreadyIndexed { doc_id: id, existing: existing.clone() }, None);
-    }
-    let doc: ExtractedDocument = match extract(path, &options.extract) {
-        Ok(doc) => doc,
-        Err(ExtractError::Unsupported(why)) if !explicit => return done(FileOutcome::Skipped { reason: why }, None),
-        Err(e) => {
-            let record = failed_record(id, path, size, e.code(), e.to_string());
-            return done(FileOutcome::Failed { code: e.code().into(), message: e.to_string() }, Some(record));
-        }
-    };
-    let texts: Vec<PageText<'_>> = doc.pages.iter().map(|p| PageText { number: p.number, text: &p.text }).collect();
-    let chunks = chunk_document(Some(&doc.title), &texts, counter, &options.chunk);
-    if chunks.is_empty() {
-        let message = if options.extract.ocr.is_some() {
-            "no text could be read from the file, even with OCR".to_string()
-        } else {
-            "no text could be read from the file (OCR is off)".to_string()
-        };
-        let record = failed_record(id, path, size, "NO_TEXT", message.clone());
-        return done(FileOutcome::Failed { code: "NO_TEXT".into(), message }, Some(record));
-    }
-    known.insert(id.clone(), path.display().to_string());
-    let mut extractors: Vec<&str> = Vec::new();
-    for p in &doc.pages {
-        if !p.extractor.is_empty() && !extractors.contains(&p.extractor.as_str()) {
-            extractors.push(&p.extractor);
-        }
-    }
-    let ocr_pages = doc.pages.iter().filter(|p| matches!(p.provenance, Provenance::Ocr { .. })).count();
-    let document = DocumentRecord {
-        id: id.clone(),
-        file_name: file_name(path),
-        source_path: path.display().to_string(),
-        title: doc.title.clone(),
-        format: doc.format.clone(),
-        size_bytes: size,
-        page_count: u32::try_from(doc.pages.len()).unwrap_or(u32::MAX),
-        chunk_count: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
-        ocr_pages: u32::try_from(ocr_pages).unwrap_or(u32::MAX),
-        status: DocumentStatus::Ingesting,
-        error_code: None,
-        error_message: None,
-        extractor: extractors.join("+"),
-        added_at_ms: now_ms(),
-    };
-    let pages = doc
-        .pages
-        .iter()
-        .map(|p| PageRecord {
-            doc_id: id.clone(),
-            number: p.number,
-            text: p.text.clone(),
-            provenance: match p.provenance {
-                Provenance::TextLayer => PageProvenance::TextLayer,
-                Provenance::Ocr { confidence } => PageProvenance::Ocr { confidence },
-            },
-            extractor: p.extractor.clone(),
-            error: p.error.clone(),
-        })
-        .collect();
-    let embed_texts = chunks.iter().map(lexdesk_ingest::Chunk::embed_text).collect();
-    let chunks = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| ChunkRecord {
-            id: format!("{id}:{i}"),
-            doc_id: id.clone(),
-            ordinal: u32::try_from(i).unwrap_or(u32::MAX),
-            page_start: c.page_start,
-            page_end: c.page_end,
-            char_start: u32::try_from(c.char_start).unwrap_or(u32::MAX),
-            char_end: u32::try_from(c.char_end).unwrap_or(u32::MAX),
-            heading_path: c.heading_path,
-            text: c.text,
-            tokens: u32::try_from(c.tokens).unwrap_or(u32::MAX),
-            language: language_str(c.language).into(),
-            vector: Vec::new(),
-        })
-        .collect();
-    Item::Prepared(Box::new(Prepared {
-        index,
-        path: path.to_path_buf(),
-        document,
-        pages,
-        chunks,
-        embed_texts,
-        seconds: started.elapsed().as_secs_f64(),
-    }))
-}
-
-#[derive(Default)]
-struct Pending {
-    writes: Vec<DocumentWrite>,
-    failed: Vec<DocumentRecord>,
-    chunks: usize,
-}
-
-async fn flush<S: ChunkStore>(
-    store: &S,
-    pending: &mut Pending,
-    on_event: &mut impl FnMut(IngestEvent),
-) -> Result<(), StoreError> {
-    let failed = std::mem::take(&mut pending.failed);
-    if !failed.is_empty() {
-        store.record_failed(failed).await?;
-    }
-    let writes = std::mem::take(&mut pending.writes);
-    let chunks = std::mem::take(&mut pending.chunks);
-    if !writes.is_empty() {
-        let documents = writes.len();
-        store.write(writes).await?;
-        on_event(IngestEvent::Committed { documents, chunks });
-    }
-    Ok(())
-}
+lexdesk_core::error_codes!(IngestError {} wraps {
+    Self::Store(e) => e,
+    Self::Embed(e) => e,
+});
 
 /// Ingest `paths` (files and folders) into `store`.
 ///
@@ -525,32 +314,26 @@ where
                         chunks: n_chunks,
                         seconds,
                     });
-                    let mut tokens = 0u64;
-                    let mut done = 0usize;
-                    for batch in embed_texts.chunks(options.embed_batch.max(1)) {
-                        if cancel.is_cancelled() {
-                            break;
-                        }
-                        let t = Instant::now();
-                        let vectors = embedder.embed(batch.to_vec(), EmbedRole::Document).await?;
-                        embed_time += t.elapsed();
-                        for (chunk, e) in chunks[done..done + batch.len()].iter_mut().zip(vectors) {
-                            tokens += u64::from(e.tokens);
-                            chunk.vector = e.vector;
-                        }
-                        done += batch.len();
-                        // Pages before the last embedded chunk's end page are complete.
-                        let pages_done =
-                            if done == chunks.len() { n_pages } else { chunks[done].page_start.saturating_sub(1) };
-                        on_event(IngestEvent::Embedding {
-                            index,
-                            path: path.clone(),
-                            pages_done,
-                            pages: n_pages,
-                            chunks_done: u32::try_from(done).unwrap_or(u32::MAX),
-                            chunks: n_chunks,
-                        });
-                    }
+                    let (tokens, spent) = embed_chunks(
+                        embedder,
+                        &mut chunks,
+                        &embed_texts,
+                        n_pages,
+                        options,
+                        cancel,
+                        |pages_done, done| {
+                            on_event(IngestEvent::Embedding {
+                                index,
+                                path: path.clone(),
+                                pages_done,
+                                pages: n_pages,
+                                chunks_done: done,
+                                chunks: n_chunks,
+                            });
+                        },
+                    )
+                    .await?;
+                    embed_time += spent;
                     if cancel.is_cancelled() {
                         break;
                     }
@@ -598,4 +381,39 @@ where
     summary.embed_seconds = embed_time.as_secs_f64();
     summary.pages_per_second = if summary.seconds > 0.0 { summary.pages as f64 / summary.seconds } else { 0.0 };
     Ok(summary)
+}
+
+/// Stage 2: embed a document's chunks in batches of `embed_batch`, storing each vector on its
+/// chunk, and report progress after each batch: pages complete (those before the next chunk's
+/// first page) and chunks embedded. Returns the tokens embedded and the time spent in the
+/// embedder; stops between batches when cancelled.
+async fn embed_chunks<E: Embedder>(
+    embedder: &E,
+    chunks: &mut [ChunkRecord],
+    texts: &[String],
+    pages: u32,
+    options: &IngestOptions,
+    cancel: &CancelToken,
+    mut on_progress: impl FnMut(u32, u32),
+) -> Result<(u64, Duration), IngestError> {
+    let mut tokens = 0u64;
+    let mut spent = Duration::ZERO;
+    let mut done = 0usize;
+    for batch in texts.chunks(options.embed_batch.max(1)) {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let t = Instant::now();
+        let vectors = embedder.embed(batch.to_vec(), EmbedRole::Document).await?;
+        spent += t.elapsed();
+        for (chunk, e) in chunks[done..done + batch.len()].iter_mut().zip(vectors) {
+            tokens += u64::from(e.tokens);
+            chunk.vector = e.vector;
+        }
+        done += batch.len();
+        // Pages before the last embedded chunk's end page are complete.
+        let pages_done = if done == chunks.len() { pages } else { chunks[done].page_start.saturating_sub(1) };
+        on_progress(pages_done, u32::try_from(done).unwrap_or(u32::MAX));
+    }
+    Ok((tokens, spent))
 }
