@@ -458,25 +458,10 @@ where
     let mut searched = Searched { query, mode: options.search_mode, doc: request.doc.clone(), terms, passages };
     let mut timings = Timings { retrieval_ms, ..Timings::default() };
 
-    let abstain = |code: AbstentionReason, searched: Searched, timings: Timings, draft: Option<String>, usage| Answer {
-        answer: abstention_message(language, code),
-        abstained: true,
-        abstention: Some(Abstention { code, message: abstention_message(language, code) }),
-        draft,
-        citations: Vec::new(),
-        unsupported_claims: Vec::new(),
-        searched,
-        usage,
-        timings,
-        mode: options.mode,
-        language,
-        stopped: false,
-        prompt: None,
-    };
     if evidence.is_empty() {
         on_event(AskEvent::Retrieved(&searched));
-        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        return Ok(abstain(AbstentionReason::NoRelevantPassages, searched, timings, None, None));
+        timings.total_ms = ms_since(started);
+        return Ok(Answer::abstaining(AbstentionReason::NoRelevantPassages, language, options.mode, searched, timings));
     }
 
     for p in &earlier {
@@ -497,26 +482,15 @@ where
         on_event(AskEvent::Retrieved(&searched));
         let verify_started = Instant::now();
         let (lines, citations) = extractive(&evidence, &pages, &searched.terms);
-        timings.verification_ms = verify_started.elapsed().as_secs_f64() * 1000.0;
-        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let unsupported: Vec<String> = Vec::new();
-        if !citations.iter().any(|c| c.verified) {
-            return Ok(abstain(AbstentionReason::NoSupportedClaim, searched, timings, Some(lines.join("\n\n")), None));
-        }
-        return Ok(Answer {
-            answer: lines.join("\n\n"),
-            abstained: false,
-            abstention: None,
-            draft: None,
-            citations,
-            unsupported_claims: unsupported,
-            searched,
-            usage: None,
-            timings,
-            mode: options.mode,
-            language,
-            stopped: false,
-            prompt: None,
+        timings.verification_ms = ms_since(verify_started);
+        timings.total_ms = ms_since(started);
+        let text = lines.join("\n\n");
+        return Ok(if citations.iter().any(|c| c.verified) {
+            Answer::answered(text, citations, language, options.mode, searched, timings)
+        } else {
+            let abstained =
+                Answer::abstaining(AbstentionReason::NoSupportedClaim, language, options.mode, searched, timings);
+            Answer { draft: Some(text), ..abstained }
         });
     }
 
@@ -534,52 +508,113 @@ where
     let user_prompt = messages.last().map(|m| m.content.clone());
     let generation_started = Instant::now();
     let generated = stream_answer(generator, messages, options, &request.cancel, on_event).await?;
-    let (text, usage, stopped) = (generated.text, generated.usage, generated.stopped);
-    timings.first_token_ms = generated.first_token.map(|t| (t.duration_since(started)).as_secs_f64() * 1000.0);
-    timings.generation_ms = generation_started.elapsed().as_secs_f64() * 1000.0;
+    timings.first_token_ms = generated.first_token.map(|t| t.duration_since(started).as_secs_f64() * 1000.0);
+    timings.generation_ms = ms_since(generation_started);
+    let text = generated.text.trim().to_string();
+    let checked = Checked { evidence: &evidence, pages: &pages, language, mode: options.mode, started };
+    let answer = checked.answer(text, searched, timings);
+    Ok(Answer { usage: generated.usage, stopped: generated.stopped, prompt: user_prompt, ..answer })
+}
 
-    let verify_started = Instant::now();
-    let answer_text = text.trim().to_string();
-    if cite::fold(&answer_text).contains(&cite::fold(abstain_phrase(language))) && parse_claims(&answer_text).len() <= 1
-    {
-        timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let mut a = abstain(AbstentionReason::ModelAbstained, searched, timings, Some(answer_text), usage);
-        a.prompt = user_prompt;
-        a.stopped = stopped;
-        return Ok(a);
-    }
-    let evidence = &evidence;
-    let (citations, unsupported) = check_claims(&answer_text, evidence, &pages);
-    timings.verification_ms = verify_started.elapsed().as_secs_f64() * 1000.0;
-    timings.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !citations.iter().any(|c| c.verified) {
-        // The model's text is withheld; the passages themselves, checked, are what can be shown.
-        let (lines, passages) = extractive(evidence, &pages, &searched.terms);
-        let mut a = abstain(AbstentionReason::NoSupportedClaim, searched, timings, Some(answer_text), usage);
-        a.prompt = user_prompt;
-        a.stopped = stopped;
-        if passages.iter().any(|c| c.verified) {
-            a.answer = format!("{}\n\n{}", extractive_intro(language), lines.join("\n\n"));
-            a.citations = passages;
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+impl Answer {
+    /// An abstention for `reason`, explained in the question's language.
+    fn abstaining(
+        reason: AbstentionReason,
+        language: Language,
+        mode: AnswerMode,
+        searched: Searched,
+        timings: Timings,
+    ) -> Self {
+        let message = abstention_message(language, reason);
+        Self {
+            answer: message.clone(),
+            abstained: true,
+            abstention: Some(Abstention { code: reason, message }),
+            draft: None,
+            citations: Vec::new(),
+            unsupported_claims: Vec::new(),
+            searched,
+            usage: None,
+            timings,
+            mode,
+            language,
+            stopped: false,
+            prompt: None,
         }
-        a.unsupported_claims = unsupported;
-        return Ok(a);
     }
-    Ok(Answer {
-        answer: answer_text,
-        abstained: false,
-        abstention: None,
-        draft: None,
-        citations,
-        unsupported_claims: unsupported,
-        searched,
-        usage,
-        timings,
-        mode: options.mode,
-        language,
-        stopped,
-        prompt: user_prompt,
-    })
+
+    /// An answer that stands on its citations.
+    fn answered(
+        text: String,
+        citations: Vec<Citation>,
+        language: Language,
+        mode: AnswerMode,
+        searched: Searched,
+        timings: Timings,
+    ) -> Self {
+        Self {
+            answer: text,
+            abstained: false,
+            abstention: None,
+            draft: None,
+            citations,
+            unsupported_claims: Vec::new(),
+            searched,
+            usage: None,
+            timings,
+            mode,
+            language,
+            stopped: false,
+            prompt: None,
+        }
+    }
+}
+
+/// What a generated answer is checked against.
+struct Checked<'a> {
+    evidence: &'a [Evidence],
+    pages: &'a PageCache,
+    language: Language,
+    mode: AnswerMode,
+    /// When answering started (for the total time).
+    started: Instant,
+}
+
+impl Checked<'_> {
+    /// The model's text, checked. It abstains when the model said the sources do not answer
+    /// (`MODEL_ABSTAINED`), or when nothing it wrote could be verified (`NO_SUPPORTED_CLAIM`: its
+    /// text is withheld as the draft, and the best passages, checked, are shown instead); else it
+    /// is the answer with its citations and the sentences without verified support.
+    fn answer(&self, text: String, searched: Searched, mut timings: Timings) -> Answer {
+        let (language, mode) = (self.language, self.mode);
+        let verify_started = Instant::now();
+        if cite::fold(&text).contains(&cite::fold(abstain_phrase(language))) && parse_claims(&text).len() <= 1 {
+            timings.total_ms = ms_since(self.started);
+            let abstained = Answer::abstaining(AbstentionReason::ModelAbstained, language, mode, searched, timings);
+            return Answer { draft: Some(text), ..abstained };
+        }
+        let (citations, unsupported) = check_claims(&text, self.evidence, self.pages);
+        timings.verification_ms = ms_since(verify_started);
+        timings.total_ms = ms_since(self.started);
+        if !citations.iter().any(|c| c.verified) {
+            let (lines, passages) = extractive(self.evidence, self.pages, &searched.terms);
+            let abstained = Answer::abstaining(AbstentionReason::NoSupportedClaim, language, mode, searched, timings);
+            let mut a = Answer { draft: Some(text), unsupported_claims: unsupported, ..abstained };
+            if passages.iter().any(|c| c.verified) {
+                a.answer = format!("{}\n\n{}", extractive_intro(language), lines.join("\n\n"));
+                a.citations = passages;
+            }
+            return a;
+        }
+        Answer {
+            unsupported_claims: unsupported,
+            ..Answer::answered(text, citations, language, mode, searched, timings)
+        }
+    }
 }
 
 /// Judge each retrieved passage: relevant when it is the unit a legal reference in the question
