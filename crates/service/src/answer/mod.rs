@@ -230,37 +230,45 @@ pub struct Citation {
     pub problem: Option<CitationProblem>,
 }
 
-/// Why a citation is not verified.
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CitationProblem {
-    /// The marker has no quote.
-    NoQuote,
-    /// The quote is not on the cited pages.
-    QuoteNotFound,
-    /// The quote is too short to be checked.
-    QuoteTooShort,
-    /// The marker names a source that was not given.
-    UnknownSource,
-}
-
-impl CitationProblem {
-    /// The stable code (`QUOTE_NOT_FOUND`, …), as serialised.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::NoQuote => "NO_QUOTE",
-            Self::QuoteNotFound => "QUOTE_NOT_FOUND",
-            Self::QuoteTooShort => "QUOTE_TOO_SHORT",
-            Self::UnknownSource => "UNKNOWN_SOURCE",
+/// An enum of stable codes, serialised as its codes: the enum, `code()` and `Display`.
+macro_rules! code_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $code:literal,)+ }) => {
+        $(#[$meta])*
+        #[cfg_attr(feature = "specta", derive(specta::Type))]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant,)+
         }
-    }
+
+        impl $name {
+            /// The stable code, as serialised.
+            #[must_use]
+            pub const fn code(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
 }
 
-impl std::fmt::Display for CitationProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
+code_enum! {
+    /// Why a citation is not verified.
+    pub enum CitationProblem {
+        /// The marker has no quote.
+        NoQuote => "NO_QUOTE",
+        /// The quote is not on the cited pages.
+        QuoteNotFound => "QUOTE_NOT_FOUND",
+        /// The quote is too short to be checked.
+        QuoteTooShort => "QUOTE_TOO_SHORT",
+        /// The marker names a source that was not given.
+        UnknownSource => "UNKNOWN_SOURCE",
     }
 }
 
@@ -274,34 +282,15 @@ pub struct Abstention {
     pub message: String,
 }
 
-/// Why an answer abstains.
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AbstentionReason {
-    /// No retrieved passage is relevant enough.
-    NoRelevantPassages,
-    /// The model said the passages do not answer the question.
-    ModelAbstained,
-    /// Nothing the model wrote could be verified against the passages.
-    NoSupportedClaim,
-}
-
-impl AbstentionReason {
-    /// The stable code (`NO_RELEVANT_PASSAGES`, …), as serialised.
-    #[must_use]
-    pub const fn code(self) -> &'static str {
-        match self {
-            Self::NoRelevantPassages => "NO_RELEVANT_PASSAGES",
-            Self::ModelAbstained => "MODEL_ABSTAINED",
-            Self::NoSupportedClaim => "NO_SUPPORTED_CLAIM",
-        }
-    }
-}
-
-impl std::fmt::Display for AbstentionReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
+code_enum! {
+    /// Why an answer abstains.
+    pub enum AbstentionReason {
+        /// No retrieved passage is relevant enough.
+        NoRelevantPassages => "NO_RELEVANT_PASSAGES",
+        /// The model said the passages do not answer the question.
+        ModelAbstained => "MODEL_ABSTAINED",
+        /// Nothing the model wrote could be verified against the passages.
+        NoSupportedClaim => "NO_SUPPORTED_CLAIM",
     }
 }
 
@@ -521,19 +510,12 @@ fn ms_since(t: Instant) -> f64 {
 }
 
 impl Answer {
-    /// An abstention for `reason`, explained in the question's language.
-    fn abstaining(
-        reason: AbstentionReason,
-        language: Language,
-        mode: AnswerMode,
-        searched: Searched,
-        timings: Timings,
-    ) -> Self {
-        let message = abstention_message(language, reason);
+    /// An answer with nothing in it yet.
+    fn empty(language: Language, mode: AnswerMode, searched: Searched, timings: Timings) -> Self {
         Self {
-            answer: message.clone(),
-            abstained: true,
-            abstention: Some(Abstention { code: reason, message }),
+            answer: String::new(),
+            abstained: false,
+            abstention: None,
             draft: None,
             citations: Vec::new(),
             unsupported_claims: Vec::new(),
@@ -547,6 +529,23 @@ impl Answer {
         }
     }
 
+    /// An abstention for `reason`, explained in the question's language.
+    fn abstaining(
+        reason: AbstentionReason,
+        language: Language,
+        mode: AnswerMode,
+        searched: Searched,
+        timings: Timings,
+    ) -> Self {
+        let message = abstention_message(language, reason);
+        Self {
+            answer: message.clone(),
+            abstained: true,
+            abstention: Some(Abstention { code: reason, message }),
+            ..Self::empty(language, mode, searched, timings)
+        }
+    }
+
     /// An answer that stands on its citations.
     fn answered(
         text: String,
@@ -556,21 +555,7 @@ impl Answer {
         searched: Searched,
         timings: Timings,
     ) -> Self {
-        Self {
-            answer: text,
-            abstained: false,
-            abstention: None,
-            draft: None,
-            citations,
-            unsupported_claims: Vec::new(),
-            searched,
-            usage: None,
-            timings,
-            mode,
-            language,
-            stopped: false,
-            prompt: None,
-        }
+        Self { answer: text, citations, ..Self::empty(language, mode, searched, timings) }
     }
 }
 
