@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::DocumentRecord;
 use lexdesk_desk::{
     AskParams, AskResult, CompareParams, CompareProgress, ComparisonFormat, DiscoveredModel, ExportFormat, Hardware,
@@ -9,8 +10,8 @@ use lexdesk_desk::{
     SettingsUpdate, TemplateView,
 };
 use lexdesk_desk::{
-    ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, IngestEvent, IngestSummary,
-    Listing, Matter, Searched,
+    ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, DownloadParams, IngestEvent,
+    IngestParams, IngestSummary, Listing, Matter, Searched,
 };
 use serde::Serialize;
 use tauri::State;
@@ -60,37 +61,38 @@ pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
 #[specta::specta]
 pub async fn prepare_demo(shell: State<'_, Shell>, on_event: Channel<IngestEvent>) -> Result<Option<Matter>> {
     let mut forward = IngestForwarder::new(on_event);
-    Ok(shell.desk.ensure_demo(shell.demo_dir.as_deref(), |e| forward.send(e)).await?)
+    let demo_dir = shell.demo_dir.as_deref();
+    Ok(shell.desk.matters().ensure_demo(demo_dir, &CancelToken::new(), &mut |e| forward.send(e)).await?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn list_matters(shell: State<'_, Shell>) -> Result<Vec<Matter>> {
-    Ok(shell.desk.matters()?)
+    Ok(shell.desk.matters().list()?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn create_matter(shell: State<'_, Shell>, name: String) -> Result<Matter> {
-    Ok(shell.desk.create_matter(&name)?)
+    Ok(shell.desk.matters().create(&name)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn rename_matter(shell: State<'_, Shell>, matter_id: String, name: String) -> Result<Matter> {
-    Ok(shell.desk.rename_matter(&matter_id, &name)?)
+    Ok(shell.desk.matters().rename(&matter_id, &name)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn delete_matter(shell: State<'_, Shell>, matter_id: String) -> Result<()> {
-    Ok(shell.desk.delete_matter(&matter_id)?)
+    Ok(shell.desk.matters().delete(&matter_id)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn list_documents(shell: State<'_, Shell>, matter_id: String) -> Result<Vec<DocumentRecord>> {
-    Ok(shell.desk.documents(&matter_id).await?)
+    Ok(shell.desk.documents(&matter_id).list().await?)
 }
 
 /// Add files and folders (absolute paths from drag and drop or the picker); progress per file
@@ -106,8 +108,8 @@ pub async fn add_documents(
 ) -> Result<IngestSummary> {
     let job = shell.job(&job_id);
     let mut forward = IngestForwarder::new(on_event);
-    let paths = paths.into_iter().map(PathBuf::from).collect();
-    Ok(shell.desk.ingest(&matter_id, paths, &job.token, |e| forward.send(e)).await?)
+    let params = IngestParams::Paths(paths.into_iter().map(PathBuf::from).collect());
+    Ok(shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut |e| forward.send(e)).await?)
 }
 
 #[tauri::command]
@@ -121,19 +123,20 @@ pub async fn retry_document(
 ) -> Result<IngestSummary> {
     let job = shell.job(&job_id);
     let mut forward = IngestForwarder::new(on_event);
-    Ok(shell.desk.retry_document(&matter_id, &doc_id, &job.token, |e| forward.send(e)).await?)
+    let params = IngestParams::Retry { doc_id };
+    Ok(shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut |e| forward.send(e)).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_document(shell: State<'_, Shell>, matter_id: String, doc_id: String) -> Result<()> {
-    Ok(shell.desk.remove_document(&matter_id, &doc_id).await?)
+    Ok(shell.desk.documents(&matter_id).remove(&doc_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn get_page(shell: State<'_, Shell>, matter_id: String, doc_id: String, page: u32) -> Result<PageView> {
-    Ok(shell.desk.page(&matter_id, &doc_id, page).await?)
+    Ok(shell.desk.documents(&matter_id).page(&doc_id, page).await?)
 }
 
 /// Answer a question with verified citations; retrieval and text stream on `on_event`;
@@ -151,7 +154,8 @@ pub async fn ask(
     let mut text = TextBatcher::new(on_event.clone());
     let result = shell
         .desk
-        .ask(&matter_id, params, job.token.clone(), &mut |p| match p {
+        .answers(&matter_id)
+        .ask(&params, &job.token, &mut |p| match p {
             lexdesk_desk::AnswerProgress::Retrieved(s) => {
                 text.flush();
                 // A closed channel (the window went away) is not an error of the answer.
@@ -174,13 +178,13 @@ pub fn cancel_job(shell: State<'_, Shell>, job_id: String) -> bool {
 #[tauri::command(async)]
 #[specta::specta]
 pub fn list_sessions(shell: State<'_, Shell>, matter_id: String) -> Result<Vec<SessionSummary>> {
-    Ok(shell.desk.sessions(&matter_id)?)
+    Ok(shell.desk.answers(&matter_id).sessions()?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn get_session(shell: State<'_, Shell>, matter_id: String, session_id: String) -> Result<ChatSession> {
-    Ok(shell.desk.session(&matter_id, &session_id)?)
+    Ok(shell.desk.answers(&matter_id).session(&session_id)?)
 }
 
 #[tauri::command(async)]
@@ -191,13 +195,13 @@ pub fn rename_session(
     session_id: String,
     title: String,
 ) -> Result<SessionSummary> {
-    Ok(shell.desk.rename_session(&matter_id, &session_id, &title)?)
+    Ok(shell.desk.answers(&matter_id).rename_session(&session_id, &title)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn delete_session(shell: State<'_, Shell>, matter_id: String, session_id: String) -> Result<()> {
-    shell.desk.delete_session(&matter_id, &session_id)?;
+    shell.desk.answers(&matter_id).delete_session(&session_id)?;
     Ok(())
 }
 
@@ -211,7 +215,7 @@ pub fn export_session(
     format: ExportFormat,
     path: String,
 ) -> Result<()> {
-    Ok(shell.desk.export_session_to(&matter_id, &session_id, format, std::path::Path::new(&path))?)
+    Ok(shell.desk.answers(&matter_id).export_session_to(&session_id, format, std::path::Path::new(&path))?)
 }
 
 /// A session as Markdown or JSON text (for copying).
@@ -223,32 +227,32 @@ pub fn session_text(
     session_id: String,
     format: ExportFormat,
 ) -> Result<String> {
-    Ok(shell.desk.export_session(&matter_id, &session_id, format)?)
+    Ok(shell.desk.answers(&matter_id).export_session(&session_id, format)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn get_settings(shell: State<'_, Shell>) -> Result<Settings> {
-    Ok(shell.desk.settings())
+    Ok(shell.desk.settings().get())
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn update_settings(shell: State<'_, Shell>, update: SettingsUpdate) -> Result<Settings> {
-    Ok(shell.desk.update_settings(update)?)
+    Ok(shell.desk.settings().update(update)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn hardware(shell: State<'_, Shell>) -> Result<Hardware> {
-    Ok(shell.desk.hardware())
+    Ok(shell.desk.models().hardware())
 }
 
 /// The model catalog with each file's fit on this machine and the recommendations.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn model_catalog(shell: State<'_, Shell>) -> Result<ModelCatalog> {
-    Ok(shell.desk.model_catalog()?)
+    Ok(shell.desk.models().catalog()?)
 }
 
 /// Download a catalog model (resumable, checksum-verified); progress (bytes, speed, ETA) on
@@ -264,10 +268,11 @@ pub async fn download_model(
 ) -> Result<Vec<DownloadOutcome>> {
     let job = shell.job(&job_id);
     // A closed channel (the window went away) does not stop the download.
-    let send = |e: DownloadEvent| {
+    let mut send = |e: DownloadEvent| {
         let _closed = on_event.send(e);
     };
-    Ok(shell.desk.download_model(&id, quant.as_deref(), &job.token, &send).await?)
+    let params = DownloadParams { id, quant };
+    Ok(shell.desk.models().download(&params, &job.token, &mut send).await?)
 }
 
 // --- templates (issue #6) ------------------------------------------------------------------------
@@ -276,53 +281,53 @@ pub async fn download_model(
 #[tauri::command(async)]
 #[specta::specta]
 pub fn list_templates(shell: State<'_, Shell>) -> Result<Listing> {
-    Ok(shell.desk.templates()?)
+    Ok(shell.desk.templates().list()?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn get_template(shell: State<'_, Shell>, name: String) -> Result<TemplateView> {
-    Ok(shell.desk.template(&name)?)
+    Ok(shell.desk.templates().get(&name)?)
 }
 
 /// Check TOML text as a template (the editor, as the user types): warnings, or the error.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn check_template(shell: State<'_, Shell>, text: String) -> Result<Vec<Notice>> {
-    Ok(shell.desk.check_template(&text)?)
+    Ok(shell.desk.templates().check(&text)?)
 }
 
 /// Save TOML text: a new user template (`name` null) or a new version of user template `name`.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn save_template(shell: State<'_, Shell>, name: Option<String>, text: String) -> Result<TemplateView> {
-    Ok(shell.desk.save_template(name.as_deref(), &text)?)
+    Ok(shell.desk.templates().save(name.as_deref(), &text)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn duplicate_template(shell: State<'_, Shell>, from: String, new_name: String) -> Result<TemplateView> {
-    Ok(shell.desk.duplicate_template(&from, &new_name)?)
+    Ok(shell.desk.templates().duplicate(&from, &new_name)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn delete_template(shell: State<'_, Shell>, name: String) -> Result<()> {
-    Ok(shell.desk.delete_template(&name)?)
+    Ok(shell.desk.templates().delete(&name)?)
 }
 
 /// Import a template file the user picked in the open dialog.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn import_template(shell: State<'_, Shell>, path: String, new_name: Option<String>) -> Result<TemplateView> {
-    Ok(shell.desk.import_template(std::path::Path::new(&path), new_name.as_deref())?)
+    Ok(shell.desk.templates().import(std::path::Path::new(&path), new_name.as_deref())?)
 }
 
 /// Write a template's TOML to the file the user picked in the save dialog.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn export_template(shell: State<'_, Shell>, name: String, path: String) -> Result<()> {
-    Ok(shell.desk.export_template_to(&name, std::path::Path::new(&path))?)
+    Ok(shell.desk.templates().export_to(&name, std::path::Path::new(&path))?)
 }
 
 /// Render a template (evidence from a matter for evidence templates), with the token count on
@@ -330,7 +335,7 @@ pub fn export_template(shell: State<'_, Shell>, name: String, path: String) -> R
 #[tauri::command]
 #[specta::specta]
 pub async fn render_template(shell: State<'_, Shell>, params: RenderParams) -> Result<RenderView> {
-    Ok(shell.desk.render_template(&params).await?)
+    Ok(shell.desk.templates().render(&params).await?)
 }
 
 /// Run a comparison on the chat model; each run's text streams on `on_event`;
@@ -345,7 +350,7 @@ pub async fn compare_templates(
 ) -> Result<Comparison> {
     let job = shell.job(&job_id);
     let mut forward = CompareForwarder::new(on_event);
-    let result = shell.desk.compare_templates(&params, &job.token, &mut |e| forward.send(e)).await;
+    let result = shell.desk.templates().compare(&params, &job.token, &mut |e| forward.send(e)).await;
     forward.flush();
     Ok(result?)
 }
@@ -353,40 +358,40 @@ pub async fn compare_templates(
 #[tauri::command(async)]
 #[specta::specta]
 pub fn list_comparisons(shell: State<'_, Shell>) -> Result<Vec<ComparisonSummary>> {
-    Ok(shell.desk.comparisons()?)
+    Ok(shell.desk.templates().comparisons()?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn get_comparison(shell: State<'_, Shell>, id: String) -> Result<Comparison> {
-    Ok(shell.desk.comparison(&id)?)
+    Ok(shell.desk.templates().comparison(&id)?)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn delete_comparison(shell: State<'_, Shell>, id: String) -> Result<()> {
-    Ok(shell.desk.delete_comparison(&id)?)
+    Ok(shell.desk.templates().delete_comparison(&id)?)
 }
 
 /// Write a comparison as CSV, JSON or Markdown to the file the user picked.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn export_comparison(shell: State<'_, Shell>, id: String, format: ComparisonFormat, path: String) -> Result<()> {
-    Ok(shell.desk.export_comparison_to(&id, format, std::path::Path::new(&path))?)
+    Ok(shell.desk.templates().export_comparison_to(&id, format, std::path::Path::new(&path))?)
 }
 
 /// A comparison as CSV, JSON or Markdown text (for copying).
 #[tauri::command(async)]
 #[specta::specta]
 pub fn comparison_text(shell: State<'_, Shell>, id: String, format: ComparisonFormat) -> Result<String> {
-    Ok(shell.desk.export_comparison(&id, format)?)
+    Ok(shell.desk.templates().export_comparison(&id, format)?)
 }
 
 /// The diff of two runs' outputs (0-based positions), lines with their changed words.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn diff_runs(shell: State<'_, Shell>, id: String, a: u32, b: u32) -> Result<Vec<DiffLine>> {
-    Ok(shell.desk.diff_runs(&id, a, b)?)
+    Ok(shell.desk.templates().diff_runs(&id, a, b)?)
 }
 
 // --- models on this machine (issue #8) -----------------------------------------------------------
@@ -395,7 +400,7 @@ pub fn diff_runs(shell: State<'_, Shell>, id: String, a: u32, b: u32) -> Result<
 #[tauri::command(async)]
 #[specta::specta]
 pub fn discover_models(shell: State<'_, Shell>) -> Result<Vec<DiscoveredModel>> {
-    Ok(shell.desk.discover_models()?)
+    Ok(shell.desk.models().discover()?)
 }
 
 /// Use a GGUF where it is (found by discovery, or picked in the open dialog); its header is
@@ -403,19 +408,19 @@ pub fn discover_models(shell: State<'_, Shell>) -> Result<Vec<DiscoveredModel>> 
 #[tauri::command(async)]
 #[specta::specta]
 pub fn import_model(shell: State<'_, Shell>, path: String, name: Option<String>) -> Result<ModelChoice> {
-    Ok(shell.desk.import_model(std::path::Path::new(&path), name.as_deref())?)
+    Ok(shell.desk.models().import(std::path::Path::new(&path), name.as_deref())?)
 }
 
 /// Whether a Hugging Face token is stored (never the token).
 #[tauri::command(async)]
 #[specta::specta]
 pub fn hub_token_status(shell: State<'_, Shell>) -> Result<HubTokenStatus> {
-    Ok(shell.desk.hub_token_status())
+    Ok(shell.desk.models().hub_token())
 }
 
 /// Store the Hugging Face token in the OS keychain; null or empty removes it.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn set_hub_token(shell: State<'_, Shell>, token: Option<String>) -> Result<HubTokenStatus> {
-    Ok(shell.desk.set_hub_token(token.as_deref())?)
+    Ok(shell.desk.models().set_hub_token(token.as_deref())?)
 }

@@ -26,12 +26,17 @@ fn a_matter_from_files_to_a_cited_answer() {
     let nda = shared_dir().join("data/corpus/en-nda/nda-0003.txt");
     let pdf = shared_dir().join("data/pdfs/generated/en_two_column.pdf");
     let desk = desk(home.path());
-    let matter = desk.create_matter("Two NDAs").unwrap();
+    let matter = desk.matters().create("Two NDAs").unwrap();
 
     block_on(async {
         let mut events = Vec::new();
         let summary = desk
-            .ingest(&matter.id, vec![nda.clone(), pdf.clone(), broken.clone()], &CancelToken::new(), |e| events.push(e))
+            .documents(&matter.id)
+            .ingest(
+                &lexdesk_desk::IngestParams::Paths(vec![nda.clone(), pdf.clone(), broken.clone()]),
+                &CancelToken::new(),
+                &mut |e| events.push(e),
+            )
             .await
             .unwrap();
         assert_eq!((summary.indexed, summary.failed.len()), (2, 1), "{summary:?}");
@@ -39,29 +44,29 @@ fn a_matter_from_files_to_a_cited_answer() {
         assert!(matches!(events.first(), Some(IngestEvent::Started { files: 3 })));
         assert!(events.iter().any(|e| matches!(e, IngestEvent::Embedding { .. })), "page progress is reported");
 
-        let docs = desk.documents(&matter.id).await.unwrap();
+        let docs = desk.documents(&matter.id).list().await.unwrap();
         assert_eq!(docs.len(), 3);
         let failed = docs.iter().find(|d| d.status == DocumentStatus::Failed).unwrap();
         assert_eq!(failed.error_code.as_deref(), Some("NOT_A_PDF"));
         let pdf_doc = docs.iter().find(|d| d.file_name == "en_two_column.pdf").unwrap();
-        let page = desk.page(&matter.id, &pdf_doc.id, 1).await.unwrap();
+        let page = desk.documents(&matter.id).page(&pdf_doc.id, 1).await.unwrap();
         assert!(page.text.len() > 200 && page.page_count >= 1, "{page:?}");
-        let e = desk.page(&matter.id, &pdf_doc.id, 999).await.unwrap_err();
+        let e = desk.documents(&matter.id).page(&pdf_doc.id, 999).await.unwrap_err();
         assert_eq!(e.code(), "PAGE_NOT_FOUND");
-        let e = desk.page(&matter.id, &failed.id, 1).await.unwrap_err();
+        let e = desk.documents(&matter.id).page(&failed.id, 1).await.unwrap_err();
         assert_eq!(e.code(), "DOCUMENT_NOT_INDEXED");
 
         // Extractive: deterministic, no chat model; every verified citation is on its page.
         let mut streamed_retrieval = false;
         let result = desk
+            .answers(&matter.id)
             .ask(
-                &matter.id,
-                AskParams {
+                &AskParams {
                     question: "May the receiving party reverse engineer the disclosed software?".into(),
                     mode: Some(AnswerMode::Extractive),
                     ..AskParams::default()
                 },
-                CancelToken::new(),
+                &CancelToken::new(),
                 &mut |p| streamed_retrieval |= matches!(p, AnswerProgress::Retrieved(_)),
             )
             .await
@@ -73,7 +78,7 @@ fn a_matter_from_files_to_a_cited_answer() {
         assert!(!verified.is_empty());
         for c in verified {
             let passage = answer.searched.passages.iter().find(|p| p.id.as_deref() == Some(&c.id)).unwrap();
-            let page = desk.page(&matter.id, &passage.doc_id, c.page.unwrap_or(1)).await.unwrap();
+            let page = desk.documents(&matter.id).page(&passage.doc_id, c.page.unwrap_or(1)).await.unwrap();
             let span: String = page
                 .text
                 .chars()
@@ -88,14 +93,14 @@ fn a_matter_from_files_to_a_cited_answer() {
         let stop = cancel.clone();
         let mut text = String::new();
         let follow = desk
+            .answers(&matter.id)
             .ask(
-                &matter.id,
-                AskParams {
+                &AskParams {
                     question: "How can either party terminate the agreement?".into(),
                     session_id: Some(result.session.id.clone()),
                     ..AskParams::default()
                 },
-                cancel,
+                &cancel,
                 &mut |p| {
                     if let AnswerProgress::Token(t) = p {
                         text.push_str(t);
@@ -110,30 +115,30 @@ fn a_matter_from_files_to_a_cited_answer() {
         assert_eq!(follow.session.id, result.session.id);
         assert_eq!(follow.session.turns, 2);
 
-        let sessions = desk.sessions(&matter.id).unwrap();
+        let sessions = desk.answers(&matter.id).sessions().unwrap();
         assert_eq!(sessions.len(), 1);
-        let md = desk.export_session(&matter.id, &result.session.id, ExportFormat::Markdown).unwrap();
+        let md = desk.answers(&matter.id).export_session(&result.session.id, ExportFormat::Markdown).unwrap();
         assert!(md.contains("reverse engineer"), "{md}");
         let out = files.path().join("session.json");
-        desk.export_session_to(&matter.id, &result.session.id, ExportFormat::Json, &out).unwrap();
+        desk.answers(&matter.id).export_session_to(&result.session.id, ExportFormat::Json, &out).unwrap();
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(json["turns"].as_array().unwrap().len(), 2);
         let e = desk
-            .export_session_to(
-                &matter.id,
-                &result.session.id,
-                ExportFormat::Json,
-                &PathBuf::from("/no/such/dir/x.json"),
-            )
+            .answers(&matter.id)
+            .export_session_to(&result.session.id, ExportFormat::Json, &PathBuf::from("/no/such/dir/x.json"))
             .unwrap_err();
         assert_eq!(e.code(), "INVALID_PATH");
 
         // Retry the failed file (still broken: still failed, with its reason), then remove it.
-        let retried = desk.retry_document(&matter.id, &failed.id, &CancelToken::new(), |_| {}).await.unwrap();
+        let retried = desk
+            .documents(&matter.id)
+            .ingest(&lexdesk_desk::IngestParams::Retry { doc_id: failed.id.clone() }, &CancelToken::new(), &mut |_| {})
+            .await
+            .unwrap();
         assert_eq!(retried.failed.len(), 1);
-        desk.remove_document(&matter.id, &failed.id).await.unwrap();
-        assert_eq!(desk.documents(&matter.id).await.unwrap().len(), 2);
-        let e = desk.remove_document(&matter.id, &failed.id).await.unwrap_err();
+        desk.documents(&matter.id).remove(&failed.id).await.unwrap();
+        assert_eq!(desk.documents(&matter.id).list().await.unwrap().len(), 2);
+        let e = desk.documents(&matter.id).remove(&failed.id).await.unwrap_err();
         assert_eq!(e.code(), "DOCUMENT_NOT_FOUND");
     });
 }
@@ -144,12 +149,29 @@ fn the_demo_matter_is_prepared_once() {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/demo");
     let desk = desk(home.path());
     block_on(async {
-        let m = desk.ensure_demo(Some(&demo), |_| {}).await.unwrap().expect("created");
+        let m = desk
+            .matters()
+            .ensure_demo(Some(&demo), &lexdesk_core::generate::CancelToken::new(), &mut |_| {})
+            .await
+            .unwrap()
+            .expect("created");
         assert_eq!(m.name, "Demo");
-        assert_eq!(desk.documents(&m.id).await.unwrap().len(), 2);
-        let again = desk.ensure_demo(Some(&demo), |_| {}).await.unwrap().unwrap();
+        assert_eq!(desk.documents(&m.id).list().await.unwrap().len(), 2);
+        let again = desk
+            .matters()
+            .ensure_demo(Some(&demo), &lexdesk_core::generate::CancelToken::new(), &mut |_| {})
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(again.id, m.id);
-        desk.delete_matter(&m.id).unwrap();
-        assert!(desk.ensure_demo(Some(&demo), |_| {}).await.unwrap().is_none(), "a deleted demo stays deleted");
+        desk.matters().delete(&m.id).unwrap();
+        assert!(
+            desk.matters()
+                .ensure_demo(Some(&demo), &lexdesk_core::generate::CancelToken::new(), &mut |_| {})
+                .await
+                .unwrap()
+                .is_none(),
+            "a deleted demo stays deleted"
+        );
     });
 }

@@ -352,30 +352,31 @@ fn desk_finds_other_apps_models_and_uses_them_in_place() {
 
     let desk =
         Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: lexdesk_e2e::lexdesk_bin() }).unwrap();
-    let found = desk.discover_models_in(&roots).unwrap();
+    let found = desk.models().discover_in(&roots).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].source, "LM Studio");
     assert!(found[0].name.contains("MiniLM-GGUF"), "{found:?}");
     assert!(!found[0].imported && !found[0].projector);
 
-    let choice = desk.import_model(Path::new(&found[0].path), None).unwrap();
+    let choice = desk.models().import(Path::new(&found[0].path), None).unwrap();
     assert_eq!(choice.kind.as_deref(), Some("embedding"));
     assert_eq!(Path::new(&choice.path), std::fs::canonicalize(&file).unwrap());
-    assert!(desk.discover_models_in(&roots).unwrap()[0].imported);
+    assert!(desk.models().discover_in(&roots).unwrap()[0].imported);
     // Importing it again is harmless; nothing was copied into LexDesk's models folder.
-    assert_eq!(desk.import_model(&file, None).unwrap().path, choice.path);
+    assert_eq!(desk.models().import(&file, None).unwrap().path, choice.path);
     assert!(!home.path().join("models/all-MiniLM-L6-v2-q8_0.gguf").exists());
     // The pickers offer it, and it can be chosen.
-    let offered = desk.settings().available_models;
+    let offered = desk.settings().get().available_models;
     assert!(offered.iter().any(|m| m.path == choice.path && m.kind.as_deref() == Some("embedding")), "{offered:?}");
     let settings = desk
-        .update_settings(SettingsUpdate { embed_model: Some(choice.path.clone()), ..SettingsUpdate::default() })
+        .settings()
+        .update(SettingsUpdate { embed_model: Some(choice.path.clone()), ..SettingsUpdate::default() })
         .unwrap();
     assert_eq!(settings.embed_model, choice.path);
 
-    let e = desk.import_model(&impostor, None).unwrap_err();
+    let e = desk.models().import(&impostor, None).unwrap_err();
     assert_eq!(e.code(), "NOT_GGUF", "{e}");
     assert!(e.to_string().contains("HTML"), "the impostor is named: {e}");
-    let e = desk.import_model(&apps.path().join("missing.gguf"), None).unwrap_err();
+    let e = desk.models().import(&apps.path().join("missing.gguf"), None).unwrap_err();
     assert_eq!(e.code(), "FILE_NOT_FOUND", "{e}");
 }

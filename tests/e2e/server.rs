@@ -508,14 +508,14 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
             Desk::open(DeskOptions { home: Some(client_home.path().into()), worker_program: lexdesk_bin() }).unwrap();
 
         // Generation: the same greedy text as asking the engine directly.
-        let chat = desk.chat_model().await.unwrap();
+        let chat = desk.models().chat().await.unwrap();
         assert!(matches!(chat, ChatEngine::Remote(_)) && chat.id() == chat_id);
         let messages = vec![ChatMessage::new(Role::User, "Name a colour.")];
         let request = GenerateRequest {
             prompt: Prompt::Chat(messages),
             max_tokens: 12,
             stop: Vec::new(),
-            sampling: Sampling { temperature: 0.0, ..desk.configuration().generation.sampling },
+            sampling: Sampling { temperature: 0.0, ..desk.settings().configuration().generation.sampling },
         };
         let remote = chat.generate(request).unwrap().collect().await.unwrap();
         let direct: Value = engine.post(&http, "/v1/chat/completions", &key, &json!({"model": chat_id, "messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 12, "temperature": 0})).await
@@ -527,14 +527,21 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
         assert!(remote.usage.prompt_tokens > 5);
 
         // Embeddings, then a whole matter on remote engines: ingestion, search, a grounded answer.
-        let embedder = desk.embedding_model().await.unwrap();
+        let embedder = desk.models().embedding().await.unwrap();
         assert!(matches!(embedder, EmbedEngine::Remote(_)) && embedder.dimensions() == 384);
         let v = embedder.embed(vec!["governing law".into()], EmbedRole::Query).await.unwrap();
         assert!((v[0].vector.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-3);
-        let matter = desk.create_matter("Remote").unwrap();
+        let matter = desk.matters().create("Remote").unwrap();
         let nda = shared_dir().join("data/corpus/en-nda/nda-0003.txt");
-        let summary =
-            desk.ingest(&matter.id, vec![nda], &lexdesk_core::generate::CancelToken::new(), |_| {}).await.unwrap();
+        let summary = desk
+            .documents(&matter.id)
+            .ingest(
+                &lexdesk_desk::IngestParams::Paths(vec![nda]),
+                &lexdesk_core::generate::CancelToken::new(),
+                &mut |_| {},
+            )
+            .await
+            .unwrap();
         assert_eq!(summary.indexed, 1, "{summary:?}");
         let params = AskParams {
             question: "May the receiving party reverse engineer the disclosed software?".into(),
@@ -543,8 +550,11 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
             mode: Some(AnswerMode::Generate),
             ..AskParams::default()
         };
-        let result =
-            desk.ask(&matter.id, params, lexdesk_core::generate::CancelToken::new(), &mut |_| {}).await.unwrap();
+        let result = desk
+            .answers(&matter.id)
+            .ask(&params, &lexdesk_core::generate::CancelToken::new(), &mut |_| {})
+            .await
+            .unwrap();
         let answer = &result.turn.answer;
         assert!(result.turn.model.as_deref().is_some_and(|m| m.contains(chat_id)), "{:?}", result.turn.model);
         assert!(answer.usage.is_some() && !answer.searched.passages.is_empty(), "{answer:?}");
@@ -558,8 +568,12 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
             Desk::open(DeskOptions { home: Some(client_home.path().into()), worker_program: lexdesk_bin() }).unwrap()
         };
         let desk = open();
-        let e =
-            desk.chat_model().await.unwrap().generate(GenerateRequest::chat(vec![ChatMessage::new(Role::User, "Hi")]));
+        let e = desk
+            .models()
+            .chat()
+            .await
+            .unwrap()
+            .generate(GenerateRequest::chat(vec![ChatMessage::new(Role::User, "Hi")]));
         let e = match e {
             Ok(stream) => stream.collect().await.unwrap_err(),
             Err(e) => e,
@@ -568,7 +582,7 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
         assert!(e.to_string().contains("401"), "{e}");
         // An engine that cannot be reached: the same code, after the configured retries.
         write_config(&key_file, 1, "http://127.0.0.1:9/v1");
-        let e = open().embedding_model().await.unwrap_err();
+        let e = open().models().embedding().await.unwrap_err();
         assert_eq!(e.code(), "REMOTE_ENGINE_FAILED", "{e}");
         engine.shutdown().await;
     });

@@ -331,17 +331,22 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
 
     let home = tempfile::tempdir().unwrap();
     let desk = Desk::open(DeskOptions { home: Some(home.path().into()), worker_program: lexdesk_bin() }).unwrap();
-    let matter = desk.create_matter("NDA").unwrap();
+    let matter = desk.matters().create("NDA").unwrap();
     let nda = shared_dir().join("data/corpus/en-nda/nda-0003.txt");
     let question = "Can the receiving party reverse engineer the confidential information?";
     block_on(async {
-        let summary = desk.ingest(&matter.id, vec![nda], &CancelToken::new(), |_| {}).await.unwrap();
+        let summary = desk
+            .documents(&matter.id)
+            .ingest(&lexdesk_desk::IngestParams::Paths(vec![nda]), &CancelToken::new(), &mut |_| {})
+            .await
+            .unwrap();
         assert_eq!(summary.indexed, 1);
         let source = EvidenceSource { matter_id: matter.id.clone(), doc: None, top_k: Some(3), search_mode: None };
 
         // Render with the token count on the real model.
         let view = desk
-            .render_template(&RenderParams {
+            .templates()
+            .render(&RenderParams {
                 name: "statute-qa-en".into(),
                 inputs: [("question".to_owned(), question.to_owned())].into(),
                 evidence: Some(source.clone()),
@@ -365,7 +370,7 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
             max_tokens: Some(24),
         };
         let mut events = Vec::new();
-        let c = desk.compare_templates(&params, &CancelToken::new(), &mut |e| events.push(e)).await.unwrap();
+        let c = desk.templates().compare(&params, &CancelToken::new(), &mut |e| events.push(e)).await.unwrap();
         assert_eq!(c.runs.len(), 3);
         assert!(matches!(&events[0], CompareProgress::Evidence { passages, .. } if passages.len() == c.evidence.len()));
         for (i, run) in c.runs.iter().enumerate() {
@@ -392,34 +397,38 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
         assert_eq!(order, ["started", "finished", "started", "finished", "started", "finished"]);
         // The same template and seed from an empty cache: the same output, and no diff.
         assert_eq!(c.runs[0].output, c.runs[2].output);
-        assert!(desk.diff_runs(&c.id, 0, 2).unwrap().iter().all(|l| l.op == lexdesk_templates::DiffOp::Equal));
-        assert!(!desk.diff_runs(&c.id, 0, 1).unwrap().is_empty());
-        assert_eq!(desk.diff_runs(&c.id, 0, 7).unwrap_err().code(), "INVALID_ARGUMENT");
-        assert_eq!(desk.comparisons().unwrap()[0].id, c.id);
-        assert!(desk.export_comparison(&c.id, ComparisonFormat::Csv).unwrap().starts_with("label,template"));
+        assert!(
+            desk.templates().diff_runs(&c.id, 0, 2).unwrap().iter().all(|l| l.op == lexdesk_templates::DiffOp::Equal)
+        );
+        assert!(!desk.templates().diff_runs(&c.id, 0, 1).unwrap().is_empty());
+        assert_eq!(desk.templates().diff_runs(&c.id, 0, 7).unwrap_err().code(), "INVALID_ARGUMENT");
+        assert_eq!(desk.templates().comparisons().unwrap()[0].id, c.id);
+        assert!(
+            desk.templates().export_comparison(&c.id, ComparisonFormat::Csv).unwrap().starts_with("label,template")
+        );
 
         // Cancelled: every run ends at once, recorded as cancelled, and the comparison is kept.
         let cancel = CancelToken::new();
         cancel.cancel();
         let params = CompareParams { max_tokens: Some(200), seed: None, ..params };
-        let stopped = desk.compare_templates(&params, &cancel, &mut |_| {}).await.unwrap();
+        let stopped = desk.templates().compare(&params, &cancel, &mut |_| {}).await.unwrap();
         assert!(
             stopped.runs.iter().all(|r| r.finish_reason == Some(FinishReason::Cancelled) || r.error.is_some()),
             "{:?}",
             stopped.runs.iter().map(|r| (&r.finish_reason, &r.error)).collect::<Vec<_>>()
         );
-        assert_eq!(desk.comparisons().unwrap().len(), 2);
+        assert_eq!(desk.templates().comparisons().unwrap().len(), 2);
 
         // A template that has no question cannot shape an answer: refused before any model runs.
         let e = desk
+            .answers(&matter.id)
             .ask(
-                &matter.id,
-                AskParams {
+                &AskParams {
                     question: question.into(),
                     template: Some("customer-complaint-en".into()),
                     ..AskParams::default()
                 },
-                CancelToken::new(),
+                &CancelToken::new(),
                 &mut |_| {},
             )
             .await
@@ -427,15 +436,15 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
         assert_eq!(e.code(), "TEMPLATE_NOT_FOR_QUESTIONS");
         // A question template shapes the grounded answer; the turn records it.
         let result = desk
+            .answers(&matter.id)
             .ask(
-                &matter.id,
-                AskParams {
+                &AskParams {
                     question: question.into(),
                     template: Some("statute-qa-en".into()),
                     template_inputs: Some([("detail".to_owned(), "brief: at most three points".to_owned())].into()),
                     ..AskParams::default()
                 },
-                CancelToken::new(),
+                &CancelToken::new(),
                 &mut |_| {},
             )
             .await;
@@ -443,17 +452,21 @@ fn desk_compares_templates_streaming_each_run_and_shapes_answers() {
         let e = result.unwrap_err();
         assert_eq!(e.code(), "TEMPLATE_INVALID_CHOICE", "{e}");
         let result = desk
+            .answers(&matter.id)
             .ask(
-                &matter.id,
-                AskParams { question: question.into(), template: Some("statute-qa-en".into()), ..AskParams::default() },
-                CancelToken::new(),
+                &AskParams {
+                    question: question.into(),
+                    template: Some("statute-qa-en".into()),
+                    ..AskParams::default()
+                },
+                &CancelToken::new(),
                 &mut |_| {},
             )
             .await
             .unwrap();
         assert_eq!(result.turn.template.as_deref(), Some("statute-qa-en"));
         assert!(result.turn.answer.usage.is_some(), "generated: {:?}", result.turn.answer);
-        let session = desk.session(&matter.id, &result.session.id).unwrap();
+        let session = desk.answers(&matter.id).session(&result.session.id).unwrap();
         assert_eq!(session.turns[0].template.as_deref(), Some("statute-qa-en"));
     });
 }

@@ -61,7 +61,7 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         None => None,
     };
     let desk = ctx.desk(args.model.as_deref(), args.embed_model.as_deref())?;
-    let matter = desk.find_matter(&args.matter)?;
+    let matter = desk.matters().find(&args.matter)?;
     let params = AskParams {
         question: args.question.clone(),
         doc: args.doc.clone(),
@@ -79,7 +79,7 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
             print_token(t);
         }
     };
-    let turn = desk.answer(&matter.id, &params, CancelToken::new(), &mut on_progress).await?;
+    let turn = desk.answers(&matter.id).answer(&params, &CancelToken::new(), &mut on_progress).await?;
     if args.json {
         json(out, &turn.answer)?;
     } else {
@@ -174,11 +174,11 @@ pub async fn chat_matter(
     args: &GroundedChatArgs,
 ) -> anyhow::Result<u8> {
     let desk = ctx.desk(model, args.embed_model.as_deref())?;
-    let matter = desk.find_matter(args.matter.as_deref().unwrap_or_default())?;
+    let matter = desk.matters().find(args.matter.as_deref().unwrap_or_default())?;
     let mut session_id = None;
     match &args.session {
         Some(id) => {
-            let session = desk.session(&matter.id, id)?;
+            let session = desk.answers(&matter.id).session(id)?;
             eprintln!(
                 "LexDesk — matter “{}”, chat session {} ({} earlier turns). /quit or Ctrl-D ends.",
                 matter.name,
@@ -205,7 +205,7 @@ pub async fn chat_matter(
                 print_token(t);
             }
         };
-        let result = desk.ask(&matter.id, params, CancelToken::new(), &mut on_progress).await?;
+        let result = desk.answers(&matter.id).ask(&params, &CancelToken::new(), &mut on_progress).await?;
         print_answer(out, &result.turn.answer, args.mode == AnswerMode::Generate)?;
         session_id = Some(result.session.id);
     }
@@ -268,10 +268,10 @@ pub fn session_cmd(ctx: &Ctx, out: &mut Out, command: &SessionCommand) -> anyhow
         | SessionCommand::Export { matter, .. } => matter,
     };
     let desk = ctx.desk(None, None)?;
-    let matter = desk.find_matter(matter_name)?;
+    let matter = desk.matters().find(matter_name)?;
     match command {
         SessionCommand::List { json: as_json, .. } => {
-            let list = desk.sessions(&matter.id)?;
+            let list = desk.answers(&matter.id).sessions()?;
             if *as_json {
                 #[derive(serde::Serialize)]
                 struct Row<'a> {
@@ -301,16 +301,16 @@ pub fn session_cmd(ctx: &Ctx, out: &mut Out, command: &SessionCommand) -> anyhow
             }
         }
         SessionCommand::Rename { id, title, .. } => {
-            let s = desk.rename_session(&matter.id, id, title)?;
+            let s = desk.answers(&matter.id).rename_session(id, title)?;
             eprintln!("renamed {} to “{}”", s.id, s.title);
         }
         SessionCommand::Delete { id, .. } => {
-            let s = desk.delete_session(&matter.id, id)?;
+            let s = desk.answers(&matter.id).delete_session(id)?;
             eprintln!("deleted chat session {} (“{}”)", s.id, s.title);
         }
         SessionCommand::Export { id, format, output, .. } => {
             let format = if format == "json" { ExportFormat::Json } else { ExportFormat::Markdown };
-            let text = desk.export_session(&matter.id, id, format)?;
+            let text = desk.answers(&matter.id).export_session(id, format)?;
             match output {
                 Some(path) => {
                     std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?

@@ -115,7 +115,7 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
     let desk = ctx.desk(None, None)?;
     match command {
         MatterCommand::Create { name } => {
-            let created = desk.create_matter(name)?;
+            let created = desk.matters().create(name)?;
             out.line(format!("created matter `{}` ({})", created.name, created.id))?;
         }
         MatterCommand::List { json: as_json } => {
@@ -126,7 +126,7 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
                 created_at_ms: i64,
                 path: PathBuf,
             }
-            let list = desk.matters()?;
+            let list = desk.matters().list()?;
             if *as_json {
                 let rows: Vec<Row> = list
                     .into_iter()
@@ -142,12 +142,12 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
             }
         }
         MatterCommand::Rename { name, new_name } => {
-            let renamed = desk.rename_matter(name, new_name)?;
+            let renamed = desk.matters().rename(name, new_name)?;
             out.line(format!("renamed to `{}`", renamed.name))?;
         }
         MatterCommand::Delete { name } => {
-            let deleted = desk.find_matter(name)?;
-            desk.delete_matter(&deleted.id)?;
+            let deleted = desk.matters().find(name)?;
+            desk.matters().delete(&deleted.id)?;
             out.line(format!("deleted matter `{}`", deleted.name))?;
         }
     }
@@ -166,10 +166,10 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
         pdf_timeout: std::time::Duration::from_secs(args.timeout),
         write_documents: args.batch_documents,
     });
-    let matter = match desk.find_matter(&args.matter) {
+    let matter = match desk.matters().find(&args.matter) {
         Ok(x) => x,
         Err(e) if e.code() == "MATTER_NOT_FOUND" => {
-            let created = desk.create_matter(&args.matter)?;
+            let created = desk.matters().create(&args.matter)?;
             eprintln!("created matter `{}`", created.name);
             created
         }
@@ -195,8 +195,10 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
     let interactive = !multi.is_hidden();
     let files = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("files"));
     let pages = multi.add(ProgressBar::new(0).with_style(bar_style()).with_prefix("embedding"));
+    let params = lexdesk_desk::IngestParams::Paths(paths);
     let summary = desk
-        .ingest(&matter.id, paths, &cancel, |event| {
+        .documents(&matter.id)
+        .ingest(&params, &cancel, &mut |event| {
             if args.json {
                 // One line per event, flushed at once: other programs follow the progress live.
                 if let Ok(s) = serde_json::to_string(&event) {
@@ -285,15 +287,15 @@ pub async fn ingest_cmd(ctx: &Ctx, out: &mut Out, args: &IngestArgs) -> anyhow::
 pub async fn docs(ctx: &Ctx, out: &mut Out, args: &DocsArgs) -> anyhow::Result<u8> {
     // Through the desk: removal waits for the matter's ingestion queue, as in the desktop app.
     let desk = ctx.desk(None, None)?;
-    let matter = desk.find_matter(&args.matter)?;
+    let matter = desk.matters().find(&args.matter)?;
     if let Some(doc) = &args.remove {
-        for d in desk.find_documents(&matter.id, doc).await? {
-            desk.remove_document(&matter.id, &d.id).await?;
+        for d in desk.documents(&matter.id).find(doc).await? {
+            desk.documents(&matter.id).remove(&d.id).await?;
             out.line(format!("removed {} ({} pages, {} chunks)", d.source_path, d.page_count, d.chunk_count))?;
         }
         return Ok(0);
     }
-    let docs = desk.documents(&matter.id).await?;
+    let docs = desk.documents(&matter.id).list().await?;
     if args.json {
         json(out, &docs)?;
     } else if docs.is_empty() {
@@ -338,9 +340,10 @@ struct BatchHit<'a> {
 pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Result<u8> {
     // Through the desk, embedding with the desk's embedding model (or `--embed-model`).
     let desk = ctx.desk(None, args.embed_model.as_deref())?;
-    let matter = desk.find_matter(&args.matter)?;
+    let matter = desk.matters().find(&args.matter)?;
     let paged: std::collections::HashSet<String> = desk
         .documents(&matter.id)
+        .list()
         .await?
         .into_iter()
         .filter(lexdesk_core::store::DocumentRecord::has_pages)
@@ -366,7 +369,7 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
             questions.push((n + 1, q));
         }
         let requests: Vec<_> = questions.iter().map(|(_, q)| request(q.question.clone(), q.doc.clone())).collect();
-        let results = desk.search_batch(&matter.id, &requests).await?;
+        let results = desk.documents(&matter.id).search_batch(&requests).await?;
         for ((line, q), result) in questions.iter().zip(results) {
             let hits = match result {
                 Ok(h) => h,
@@ -392,7 +395,8 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
         }
         return Ok(0);
     }
-    let hits = desk.search(&matter.id, &request(args.query.clone().unwrap_or_default(), args.doc.clone())).await?;
+    let hits =
+        desk.documents(&matter.id).search(&request(args.query.clone().unwrap_or_default(), args.doc.clone())).await?;
     if args.json {
         json(out, &hits)?;
     } else if hits.is_empty() {

@@ -9,9 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use lexdesk_core::config::{self, Config, Home};
 use lexdesk_core::embed::{EmbedRole, Embedder, cosine};
 use lexdesk_core::generate::{ChatMessage, Completion, GenerateRequest, Generator, Prompt, Role};
-use lexdesk_core::model::{GpuLayers, LoadOptions};
+use lexdesk_core::model::GpuLayers;
 use lexdesk_core::{EngineError, ErrorCode};
-use lexdesk_engine::{ChatModel, EmbeddingModel};
+use lexdesk_desk::ChatEngine;
 use serde::Serialize;
 
 mod ask;
@@ -265,9 +265,6 @@ fn coded(e: &anyhow::Error) -> Option<&dyn ErrorCode> {
         if let Some(e) = c.downcast_ref::<EngineError>() {
             return Some(e);
         }
-        if let Some(e) = c.downcast_ref::<lexdesk_templates::TemplateError>() {
-            return Some(e);
-        }
         if let Some(e) = c.downcast_ref::<templates::UsageError>() {
             return Some(e);
         }
@@ -288,7 +285,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The extraction worker is a separate, minimal process: no runtime, no config, no logging.
     if let Command::Worker(WorkerCommand::ExtractPdf { max_memory_mib, file }) = &cli.command {
-        let code = lexdesk_ingest::pdf::run_worker(file, *max_memory_mib, std::io::stdout().lock());
+        let code = lexdesk_desk::run_pdf_worker(file, *max_memory_mib, std::io::stdout().lock());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     init_logging(cli.verbose);
@@ -325,7 +322,6 @@ fn init_logging(verbose: u8) {
 struct Ctx {
     home: Home,
     config: Config,
-    options: LoadOptions,
 }
 
 impl Ctx {
@@ -341,17 +337,7 @@ impl Ctx {
         if let Some(c) = cli.engine.context_length {
             config.engine.context_length = Some(c);
         }
-        let options = config.load_options();
-        Ok(Self { home, config, options })
-    }
-
-    fn model_path(&self, kind: config::ModelRole, flag: Option<&str>) -> anyhow::Result<PathBuf> {
-        let name = flag.unwrap_or(if kind == config::ModelRole::Chat {
-            &self.config.models.chat
-        } else {
-            &self.config.models.embed
-        });
-        Ok(config::resolve_model(kind, name, &config::model_search_path(&self.home))?)
+        Ok(Self { home, config })
     }
 
     /// The application handle over this home, as the desktop app and the server use it, with
@@ -372,11 +358,6 @@ impl Ctx {
             worker_program: std::env::current_exe().context("cannot find the lexdesk executable")?,
         };
         Ok(lexdesk_desk::Desk::open(options)?.with_config(config))
-    }
-
-    async fn chat_model(&self, flag: Option<&str>) -> anyhow::Result<ChatModel> {
-        let path = self.model_path(config::ModelRole::Chat, flag)?;
-        ChatModel::load(&path, self.options.clone()).await.map_err(anyhow::Error::from)
     }
 
     fn request(&self, prompt: Prompt, flags: &SamplingFlags) -> GenerateRequest {
@@ -418,7 +399,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Keys(c) => serve::keys_cmd(&ctx, &mut out, c),
         Command::Worker(_) => unreachable!("handled in main"),
         Command::Devices { json: as_json } => {
-            let devices = lexdesk_engine::devices()?;
+            let devices = ctx.desk(None, None)?.models().devices()?;
             if *as_json {
                 let list: Vec<_> = devices.iter().map(output::DeviceJson::from).collect();
                 json(&mut out, &list)?;
@@ -440,7 +421,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 pub(crate) fn inspect(ctx: &Ctx, out: &mut Out, file: &Path, as_json: bool) -> anyhow::Result<u8> {
-    let report = lexdesk_engine::inspect(file, &ctx.options)?;
+    let report = ctx.desk(None, None)?.models().inspect(file)?;
     if as_json {
         json(out, &output::InspectJson::from(&report))?;
     } else {
@@ -450,7 +431,8 @@ pub(crate) fn inspect(ctx: &Ctx, out: &mut Out, file: &Path, as_json: bool) -> a
 }
 
 async fn generate(ctx: &Ctx, out: &mut Out, args: &GenerateArgs) -> anyhow::Result<u8> {
-    let model = ctx.chat_model(args.model.as_deref()).await?;
+    let desk = ctx.desk(args.model.as_deref(), None)?;
+    let model = desk.models().chat().await?;
     let prompt = if args.raw {
         Prompt::Raw(args.prompt.clone())
     } else {
@@ -478,7 +460,7 @@ async fn generate(ctx: &Ctx, out: &mut Out, args: &GenerateArgs) -> anyhow::Resu
 
 /// Run a request, printing tokens as they come when `echo`; Ctrl-C cancels.
 async fn stream_completion(
-    model: &ChatModel,
+    model: &ChatEngine,
     request: GenerateRequest,
     out: &mut Out,
     echo: bool,
@@ -506,8 +488,8 @@ async fn stream_completion(
 }
 
 async fn embed(ctx: &Ctx, out: &mut Out, args: &EmbedArgs) -> anyhow::Result<u8> {
-    let path = ctx.model_path(config::ModelRole::Embedding, args.model.as_deref())?;
-    let model = EmbeddingModel::load(&path, ctx.options.clone()).await?;
+    let desk = ctx.desk(None, args.model.as_deref())?;
+    let model = desk.models().embedding().await?;
     let role = if args.query { EmbedRole::Query } else { EmbedRole::Document };
     let embeddings = model.embed(args.texts.clone(), role).await?;
     for (text, e) in args.texts.iter().zip(&embeddings) {
@@ -552,18 +534,20 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
     if args.grounded.matter.is_some() {
         return ask::chat_matter(ctx, out, args.model.as_deref(), args.sampling.max_tokens, &args.grounded).await;
     }
-    let path = ctx.model_path(config::ModelRole::Chat, args.model.as_deref())?;
-    let model =
-        ChatModel::load(&path, ctx.options.clone()).await.with_context(|| format!("loading {}", path.display()))?;
-    let info = model.info();
-    eprintln!(
-        "LexDesk demo chat — {} ({} {}, {} tokens of context, {} threads). /reset starts over, /quit or Ctrl-D ends.",
-        info.metadata.name.as_deref().unwrap_or("model"),
-        info.metadata.architecture,
-        info.metadata.quantization,
-        info.context_length,
-        info.threads
-    );
+    let desk = ctx.desk(args.model.as_deref(), None)?;
+    let model = desk.models().chat().await?;
+    let about = match model.info() {
+        Some(info) => format!(
+            "{} ({} {}, {} tokens of context, {} threads)",
+            info.metadata.name.as_deref().unwrap_or("model"),
+            info.metadata.architecture,
+            info.metadata.quantization,
+            info.context_length,
+            info.threads
+        ),
+        None => format!("{} ({} tokens of context)", model.name(), model.context_length()),
+    };
+    eprintln!("LexDesk demo chat — {about}. /reset starts over, /quit or Ctrl-D ends.");
     eprintln!("For answers from a matter's documents with verified citations: lexdesk chat --matter NAME.");
     let mut messages = vec![ChatMessage::new(Role::System, args.system.clone())];
     let mut prompter = output::Prompter::new();
@@ -594,13 +578,15 @@ async fn chat(ctx: &Ctx, out: &mut Out, args: &ChatArgs) -> anyhow::Result<u8> {
 }
 
 async fn bench(ctx: &Ctx, out: &mut Out, args: &BenchArgs) -> anyhow::Result<u8> {
-    let model = ctx.chat_model(args.model.as_deref()).await?;
+    let desk = ctx.desk(args.model.as_deref(), None)?;
+    let model = desk.models().chat().await?;
+    let info = model.info().cloned().context("benchmarks measure a local model")?;
     model.bench(args.n_prompt.min(64), args.n_gen.min(16)).await?; // warm-up, as llama-bench does
     let mut samples = Vec::new();
     for _ in 0..args.repetitions.max(1) {
         samples.push(model.bench(args.n_prompt, args.n_gen).await?);
     }
-    let report = output::BenchJson::new(model.info(), &samples);
+    let report = output::BenchJson::new(&info, &samples);
     if args.json {
         json(out, &report)?;
     } else {
@@ -621,93 +607,99 @@ async fn bench(ctx: &Ctx, out: &mut Out, args: &BenchArgs) -> anyhow::Result<u8>
 }
 
 async fn extract(ctx: &Ctx, out: &mut Out, args: &ExtractArgs) -> anyhow::Result<u8> {
-    use lexdesk_ingest::extract::{ExtractConfig, ExtractError, extract};
-    use lexdesk_ingest::ocr::Provenance;
-    let mut worker = lexdesk_ingest::pdf::WorkerConfig::lexdesk(std::env::current_exe()?);
-    worker.timeout = std::time::Duration::from_secs(args.timeout);
-    let config = ExtractConfig { worker, ocr: if args.no_ocr { None } else { lexdesk_ingest::ocr::Ocr::detect() } };
-    let counter = if args.chunks {
-        // the configured embedder's tokenizer, as ingestion sizes chunks with it
-        let name = &ctx.config.models.embed_tokenizer;
-        let path = config::resolve_model(config::ModelRole::Tokenizer, name, &config::model_search_path(&ctx.home))?;
-        Some(lexdesk_ingest::HfTokenCounter::from_file(&path)?)
-    } else {
-        None
+    use lexdesk_desk::{ExtractEvent, Provenance};
+    let desk = ctx.desk(None, None)?;
+    let params = lexdesk_desk::ExtractParams {
+        files: args.files.clone(),
+        ocr: !args.no_ocr,
+        pdf_timeout: std::time::Duration::from_secs(args.timeout),
+        // chunks as ingestion sizes them: with the configured embedder's tokenizer
+        chunks: args.chunks,
     };
-    let inputs = lexdesk_ingest::inputs::collect(&args.files);
-    let started = std::time::Instant::now();
-    let (mut ok, mut failed, mut skipped, mut pages, mut ocr_pages) = (0usize, 0usize, 0usize, 0usize, 0usize);
-    for (n, input) in inputs.iter().enumerate() {
-        let (file, config) = (input.path.clone(), config.clone());
-        let t = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || extract(&file, &config)).await?;
-        let progress = format!("[{}/{}] {}", n + 1, inputs.len(), input.path.display());
-        let doc = match result {
-            Ok(doc) => doc,
-            Err(ExtractError::Unsupported(why)) if !input.explicit => {
-                skipped += 1;
-                eprintln!("{progress}: skipped ({why})");
-                continue;
+    let cancel = lexdesk_core::generate::CancelToken::new();
+    let mut written = Ok(());
+    let summary = desk
+        .extract(&params, &cancel, &mut |event| {
+            if written.is_err() {
+                return;
             }
-            Err(e) => {
-                failed += 1;
-                eprintln!("{progress}: error[{}]: {e}", e.code());
-                continue;
-            }
-        };
-        ok += 1;
-        pages += doc.pages.len();
-        let ocr = doc.pages.iter().filter(|p| matches!(p.provenance, Provenance::Ocr { .. })).count();
-        ocr_pages += ocr;
-        eprintln!("{progress}: {} pages ({ocr} OCR) in {:.1} s", doc.pages.len(), t.elapsed().as_secs_f64());
-        if let Some(counter) = &counter {
-            let texts: Vec<lexdesk_ingest::PageText<'_>> =
-                doc.pages.iter().map(|p| lexdesk_ingest::PageText { number: p.number, text: &p.text }).collect();
-            let chunks = lexdesk_ingest::chunk_document(
-                Some(&doc.title),
-                &texts,
-                counter,
-                &lexdesk_ingest::ChunkConfig::default(),
-            );
-            if args.json {
-                json(out, &chunks)?;
-            } else {
-                for c in &chunks {
-                    out.line(format!(
-                        "-- p{}–{} {} tokens | {}",
-                        c.page_start,
-                        c.page_end,
-                        c.tokens,
-                        c.heading_path.join(" › ")
-                    ))?;
-                    out.line(&c.text)?;
+            written = match event {
+                ExtractEvent::Skipped { index, total, path, reason } => {
+                    eprintln!("[{}/{total}] {}: skipped ({reason})", index + 1, path.display());
+                    Ok(())
                 }
-            }
-        } else if args.json {
-            json(out, &doc)?;
-        } else {
-            out.line(format!("== {} ({}, {} pages)", doc.path.display(), doc.format, doc.pages.len()))?;
-            for p in &doc.pages {
-                let source = match p.provenance {
-                    Provenance::TextLayer => format!("text layer, {}", p.extractor),
-                    Provenance::Ocr { confidence } => format!("OCR {confidence:.0}%"),
-                };
-                out.line(format!(
-                    "-- page {} [{source}]{}",
-                    p.number,
-                    p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
-                ))?;
-                out.line(&p.text)?;
-            }
+                ExtractEvent::Failed { index, total, path, error } => {
+                    eprintln!("[{}/{total}] {}: error[{}]: {error}", index + 1, path.display(), error.code());
+                    Ok(())
+                }
+                ExtractEvent::Extracted { index, total, document: doc, chunks, elapsed } => {
+                    let ocr = doc.pages.iter().filter(|p| matches!(p.provenance, Provenance::Ocr { .. })).count();
+                    eprintln!(
+                        "[{}/{total}] {}: {} pages ({ocr} OCR) in {:.1} s",
+                        index + 1,
+                        doc.path.display(),
+                        doc.pages.len(),
+                        elapsed.as_secs_f64()
+                    );
+                    print_extracted(out, doc, chunks, args.json)
+                }
+            };
+        })
+        .await?;
+    written?;
+    let secs = summary.elapsed.as_secs_f64();
+    eprintln!(
+        "{} files: {} ok, {} failed, {} skipped; {} pages ({} OCR) in {secs:.1} s, {:.1} pages/s",
+        summary.files,
+        summary.extracted,
+        summary.failed,
+        summary.skipped,
+        summary.pages,
+        summary.ocr_pages,
+        if secs > 0.0 { summary.pages as f64 / secs } else { 0.0 }
+    );
+    Ok(if summary.failed > 0 { exit::DOCUMENT } else { 0 })
+}
+
+fn print_extracted(
+    out: &mut Out,
+    doc: &lexdesk_desk::ExtractedDocument,
+    chunks: Option<&[lexdesk_desk::Chunk]>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    use lexdesk_desk::Provenance;
+    if let Some(chunks) = chunks {
+        if as_json {
+            return json(out, &chunks);
+        }
+        for c in chunks {
+            out.line(format!(
+                "-- p{}–{} {} tokens | {}",
+                c.page_start,
+                c.page_end,
+                c.tokens,
+                c.heading_path.join(" › ")
+            ))?;
+            out.line(&c.text)?;
+        }
+    } else if as_json {
+        json(out, doc)?;
+    } else {
+        out.line(format!("== {} ({}, {} pages)", doc.path.display(), doc.format, doc.pages.len()))?;
+        for p in &doc.pages {
+            let source = match p.provenance {
+                Provenance::TextLayer => format!("text layer, {}", p.extractor),
+                Provenance::Ocr { confidence } => format!("OCR {confidence:.0}%"),
+            };
+            out.line(format!(
+                "-- page {} [{source}]{}",
+                p.number,
+                p.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+            ))?;
+            out.line(&p.text)?;
         }
     }
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{} files: {ok} ok, {failed} failed, {skipped} skipped; {pages} pages ({ocr_pages} OCR) in {secs:.1} s, {:.1} pages/s",
-        inputs.len(),
-        if secs > 0.0 { pages as f64 / secs } else { 0.0 }
-    );
-    Ok(if failed > 0 { exit::DOCUMENT } else { 0 })
+    Ok(())
 }
 
 #[cfg(test)]

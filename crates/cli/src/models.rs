@@ -12,7 +12,7 @@ use lexdesk_core::config::{self, Config};
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::model::{FitVerdict, ModelKind};
 use lexdesk_models::discover::{self, Discovered};
-use lexdesk_models::fit::{self, GpuInfo, Hardware};
+use lexdesk_models::fit::{self, Hardware};
 use lexdesk_models::local::{self, Installed, Origin, Removed};
 use lexdesk_models::secrets::{self, Secrets};
 use lexdesk_models::{Catalog, CatalogKind, DownloadEvent, DownloadOptions, DownloadSpec, Downloader};
@@ -175,7 +175,7 @@ pub async fn models_cmd(ctx: &Ctx, out: &mut Out, cmd: &ModelsCommand) -> anyhow
         ModelsCommand::Download(a) => download(ctx, out, a).await,
         ModelsCommand::Import(a) => import(ctx, out, a),
         ModelsCommand::Remove { name } => remove(ctx, out, name),
-        ModelsCommand::Recommend(a) => recommend(out, a),
+        ModelsCommand::Recommend(a) => recommend(ctx, out, a),
         ModelsCommand::Use(a) => use_model(ctx, out, a),
     }
 }
@@ -185,14 +185,8 @@ fn catalog() -> anyhow::Result<Catalog> {
 }
 
 /// This machine, with the GPUs llama.cpp sees.
-fn hardware() -> Hardware {
-    let gpus = lexdesk_engine::devices()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|d| d.is_gpu)
-        .map(|d| GpuInfo { name: d.description, free: d.memory_free, total: d.memory_total })
-        .collect();
-    Hardware::detect(gpus)
+fn hardware(ctx: &Ctx) -> anyhow::Result<Hardware> {
+    Ok(ctx.desk(None, None)?.models().hardware().for_fit())
 }
 
 fn gb(bytes: u64) -> String {
@@ -254,7 +248,7 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let hw = hardware();
+    let hw = hardware(ctx)?;
     let rows = lexdesk_models::catalog_entries(&catalog, &hw, &installed, a.kind, a.fit_ctx);
     if a.json {
         return json(out, &rows).map(|()| 0);
@@ -434,7 +428,7 @@ async fn download(ctx: &Ctx, out: &mut Out, a: &DownloadArgs) -> anyhow::Result<
             let outcome = outcome?;
             // The checksum says the bytes are the publisher's; the engine says they are a model
             // it can load.
-            let inspection = lexdesk_engine::inspect(&outcome.path, &ctx.options).with_context(|| {
+            let inspection = ctx.desk(None, None)?.models().inspect(&outcome.path).with_context(|| {
                 format!("{} was downloaded and verified but is not a usable GGUF", outcome.path.display())
             })?;
             if !a.json {
@@ -525,6 +519,7 @@ struct ImportedJson {
 
 fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
     let models_dir = ctx.home.models_dir();
+    let desk = ctx.desk(None, None)?;
     let candidates: Vec<(PathBuf, Option<String>, Option<discover::Source>)> = if a.discovered {
         discover::discover(&discover::Roots::from_env())
             .into_iter()
@@ -541,7 +536,7 @@ fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
     let mut failed = 0;
     for (path, name, source) in candidates {
         // The engine validates the header (magic, version, metadata, tensor bounds) first.
-        let inspection = match lexdesk_engine::inspect(&path, &ctx.options) {
+        let inspection = match desk.models().inspect(&path) {
             Ok(i) => i,
             Err(e) if a.discovered => {
                 eprintln!("skipped {}: error[{}]: {e}", path.display(), e.code());
@@ -608,9 +603,9 @@ struct RecommendJson {
     embedding: Option<fit::Recommendation>,
 }
 
-fn recommend(out: &mut Out, a: &RecommendArgs) -> anyhow::Result<u8> {
+fn recommend(ctx: &Ctx, out: &mut Out, a: &RecommendArgs) -> anyhow::Result<u8> {
     let catalog = catalog()?;
-    let hw = hardware();
+    let hw = hardware(ctx)?;
     let rec = RecommendJson {
         chat: fit::recommend(&catalog, &hw, CatalogKind::Chat, Some(&a.lang), a.fit_ctx),
         embedding: fit::recommend(&catalog, &hw, CatalogKind::Embedding, Some(&a.lang), a.fit_ctx),
@@ -689,7 +684,7 @@ fn use_model(ctx: &Ctx, out: &mut Out, a: &UseArgs) -> anyhow::Result<u8> {
             );
         }
     };
-    let inspection = lexdesk_engine::inspect(&path, &ctx.options)?;
+    let inspection = ctx.desk(None, None)?.models().inspect(&path)?;
     let role = match (a.kind.as_deref(), inspection.metadata.kind) {
         (Some(k), _) => k,
         (None, ModelKind::Embedding) => "embedding",

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use lexdesk_core::generate::Completion;
-use lexdesk_engine::{BenchSample, DeviceInfo, Inspection, LoadedModel};
+use lexdesk_desk::{BenchSample, DeviceInfo, Inspection, LoadedModel};
 use serde::Serialize;
 
 /// Buffered stdout that flushes streamed text at once.

@@ -7,13 +7,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use lexdesk_core::ErrorCode;
 use lexdesk_core::generate::{CancelToken, FinishReason};
 use lexdesk_core::store::SearchMode;
-use lexdesk_desk::{CompareParams, CompareProgress, EvidenceSource, RenderParams, RenderView};
-use lexdesk_templates::{
-    Comparison, ComparisonHistory, EvidencePassage, Inputs, Library, Preview, RenderedTemplate, RunResult, Source,
-    StoredTemplate, TemplateError, VariableKind, Warning, unified_diff,
+use lexdesk_desk::{
+    CompareParams, CompareProgress, Comparison, EvidencePassage, EvidenceSource, Inputs, Notice, Preview, RenderParams,
+    RenderView, RenderedTemplate, RunResult, Source, StoredTemplate, TemplatesApi, VariableKind, Warning, unified_diff,
 };
 use serde::Serialize;
 
@@ -260,20 +258,14 @@ pub(crate) fn inputs(flags: &VarFlags) -> anyhow::Result<Inputs> {
     Ok(inputs)
 }
 
-pub(crate) fn library(ctx: &Ctx) -> Library {
-    Library::new(ctx.home.templates_dir())
-}
-
-fn history(ctx: &Ctx) -> ComparisonHistory {
-    ComparisonHistory::new(ctx.home.comparisons_dir())
-}
-
 pub async fn templates_cmd(ctx: &Ctx, out: &mut Out, command: &TemplatesCommand) -> anyhow::Result<u8> {
-    let lib = library(ctx);
+    let desk = ctx.desk(None, None)?;
+    let lib = desk.templates();
     match command {
-        TemplatesCommand::List { json: as_json } => list(&lib, out, *as_json)?,
+        TemplatesCommand::List { json: as_json } => list(lib, out, *as_json)?,
         TemplatesCommand::Show { name, toml, json: as_json } => {
-            let stored = lib.get(name)?;
+            let view = lib.get(name)?;
+            let stored = view.stored;
             if *toml {
                 out.text(&stored.text)?;
             } else if *as_json {
@@ -286,13 +278,13 @@ pub async fn templates_cmd(ctx: &Ctx, out: &mut Out, command: &TemplatesCommand)
                 let warnings = stored.template.validate().unwrap_or_default();
                 json(out, &ShowJson { stored: &stored, warnings })?;
             } else {
-                show(out, &stored)?;
+                show(out, &stored, &view.warnings)?;
             }
         }
-        TemplatesCommand::Render(args) => return render(ctx, &lib, out, args).await,
-        TemplatesCommand::Compare(args) => return compare(ctx, &lib, out, args).await,
+        TemplatesCommand::Render(args) => return render(ctx, out, args).await,
+        TemplatesCommand::Compare(args) => return compare(ctx, out, args).await,
         TemplatesCommand::Import { file, as_name } => {
-            let saved = lib.import_file(file, as_name.as_deref())?;
+            let saved = lib.import(file, as_name.as_deref())?;
             print_warnings(&saved.warnings);
             out.line(format!("imported template `{}`{}", saved.stored.template.name, stored_at(&saved.stored)))?;
         }
@@ -315,7 +307,7 @@ pub async fn templates_cmd(ctx: &Ctx, out: &mut Out, command: &TemplatesCommand)
             lib.delete(name)?;
             out.line(format!("deleted template `{name}`"))?;
         }
-        TemplatesCommand::History(c) => return history_cmd(ctx, out, c),
+        TemplatesCommand::History(c) => return history_cmd(lib, out, c),
     }
     Ok(0)
 }
@@ -324,9 +316,9 @@ fn stored_at(stored: &StoredTemplate) -> String {
     stored.path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
 }
 
-fn print_warnings(warnings: &[Warning]) {
+fn print_warnings(warnings: &[Notice]) {
     for w in warnings {
-        eprintln!("warning[{}]: {w}", w.code());
+        eprintln!("warning[{}]: {}", w.code, w.message);
     }
 }
 
@@ -368,7 +360,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     text
 }
 
-fn list(lib: &Library, out: &mut Out, as_json: bool) -> anyhow::Result<()> {
+fn list(lib: TemplatesApi<'_>, out: &mut Out, as_json: bool) -> anyhow::Result<()> {
     let listing = lib.list()?;
     if as_json {
         return json(out, &listing);
@@ -407,7 +399,7 @@ fn plain(value: &impl Serialize) -> String {
     }
 }
 
-fn show(out: &mut Out, stored: &StoredTemplate) -> anyhow::Result<()> {
+fn show(out: &mut Out, stored: &StoredTemplate, warnings: &[Notice]) -> anyhow::Result<()> {
     let t = &stored.template;
     out.line(format!("{} — {}", t.name, t.title))?;
     let evidence = match (t.evidence, &t.evidence_query) {
@@ -478,8 +470,7 @@ fn show(out: &mut Out, stored: &StoredTemplate) -> anyhow::Result<()> {
     if !t.output_example.trim().is_empty() {
         out.line(format!("Output example:\n{}", t.output_example.trim()))?;
     }
-    let warnings = t.validate().unwrap_or_default();
-    print_warnings(&warnings);
+    print_warnings(warnings);
     Ok(())
 }
 
@@ -495,19 +486,19 @@ impl EvidenceFlags {
     }
 }
 
-async fn render(ctx: &Ctx, lib: &Library, out: &mut Out, args: &RenderArgs) -> anyhow::Result<u8> {
-    let template = lib.get(&args.name)?.template;
+async fn render(ctx: &Ctx, out: &mut Out, args: &RenderArgs) -> anyhow::Result<u8> {
+    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
+    let template = desk.templates().get(&args.name)?.stored.template;
     if !template.evidence && args.evidence.matter.is_some() {
         eprintln!("note: `{}` does not run over evidence; --matter is ignored", template.name);
     }
-    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
     let params = RenderParams {
         name: args.name.clone(),
         inputs: inputs(&args.vars)?,
         evidence: args.evidence.source(),
         preview: args.preview,
     };
-    let RenderView { rendered, evidence_query: query, evidence, preview } = desk.render_template(&params).await?;
+    let RenderView { rendered, evidence_query: query, evidence, preview } = desk.templates().render(&params).await?;
     if let (Some(m), Some(q)) = (&args.evidence.matter, &query) {
         eprintln!("retrieved {} passages from `{m}` for “{q}”", evidence.len());
     }
@@ -560,11 +551,12 @@ fn preview_line(p: &Preview) -> String {
     )
 }
 
-async fn compare(ctx: &Ctx, lib: &Library, out: &mut Out, args: &CompareArgs) -> anyhow::Result<u8> {
+async fn compare(ctx: &Ctx, out: &mut Out, args: &CompareArgs) -> anyhow::Result<u8> {
     let inputs = inputs(&args.vars)?;
+    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
     let mut templates = Vec::with_capacity(args.names.len());
     for name in &args.names {
-        templates.push(lib.get(name)?.template);
+        templates.push(desk.templates().get(name)?.stored.template);
     }
     // The evidence is retrieved once, for the first evidence template, and frozen: say so when
     // another one would have asked for something else.
@@ -582,7 +574,6 @@ async fn compare(ctx: &Ctx, lib: &Library, out: &mut Out, args: &CompareArgs) ->
         }
         _ => {}
     }
-    let desk = ctx.desk(args.model.as_deref(), args.evidence.embed_model.as_deref())?;
     let params = CompareParams {
         title: args.title.clone(),
         templates: args.names.clone(),
@@ -623,7 +614,7 @@ async fn compare(ctx: &Ctx, lib: &Library, out: &mut Out, args: &CompareArgs) ->
             ),
         },
     };
-    let comparison = desk.compare_templates(&params, &cancel, &mut on_progress).await;
+    let comparison = desk.templates().compare(&params, &cancel, &mut on_progress).await;
     ctrl_c.abort();
     let comparison = comparison?;
     emit(out, &export(&comparison, args.format)?, args.file.as_deref())?;
@@ -711,38 +702,24 @@ fn comparison_table(c: &Comparison) -> String {
     text
 }
 
-/// A comparison id: the full id, or a prefix of exactly one saved comparison's id.
-fn resolve_id(history: &ComparisonHistory, id: &str) -> anyhow::Result<String> {
-    let listing = history.list()?;
-    if listing.comparisons.iter().any(|c| c.id == id) {
-        return Ok(id.to_owned());
-    }
-    let matching: Vec<&str> =
-        listing.comparisons.iter().filter(|c| c.id.starts_with(id)).map(|c| c.id.as_str()).collect();
-    match matching.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        [] => Err(TemplateError::ComparisonNotFound { id: id.to_owned() }.into()),
-        _ => Err(UsageError(format!("`{id}` names {} saved comparisons; give more of the id", matching.len())).into()),
-    }
-}
-
-/// A run of a comparison by label or 1-based number.
-fn find_run<'a>(c: &'a Comparison, which: &str) -> anyhow::Result<&'a RunResult> {
-    if let Some(run) = c.runs.iter().find(|r| r.label == which) {
-        return Ok(run);
-    }
-    if let Some(run) = which.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| c.runs.get(i)) {
-        return Ok(run);
+/// A run of a comparison by label or 1-based number, with its 0-based position.
+fn find_run<'a>(c: &'a Comparison, which: &str) -> anyhow::Result<(u32, &'a RunResult)> {
+    let position = c
+        .runs
+        .iter()
+        .position(|r| r.label == which)
+        .or_else(|| which.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).filter(|&i| i < c.runs.len()));
+    if let Some(i) = position {
+        return Ok((u32::try_from(i)?, &c.runs[i]));
     }
     let runs: Vec<String> = c.runs.iter().enumerate().map(|(i, r)| format!("{} `{}`", i + 1, r.label)).collect();
     Err(UsageError(format!("no run `{which}` in comparison {}: its runs are {}", c.id, runs.join(", "))).into())
 }
 
-fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Result<u8> {
-    let history = history(ctx);
+fn history_cmd(lib: TemplatesApi<'_>, out: &mut Out, command: &HistoryCommand) -> anyhow::Result<u8> {
     match command {
         HistoryCommand::List { json: as_json } => {
-            let listing = history.list()?;
+            let listing = lib.history_listing()?;
             if *as_json {
                 json(out, &listing)?;
                 return Ok(0);
@@ -757,7 +734,7 @@ fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Re
                         let failed = if c.failed > 0 { format!(" ({} failed)", c.failed) } else { String::new() };
                         vec![
                             c.id.clone(),
-                            lexdesk_templates::format_utc(c.created_ms),
+                            lexdesk_desk::format_utc(c.created_ms),
                             c.model.clone().unwrap_or_else(|| "-".into()),
                             format!("{}{failed}", c.labels.join(", ")),
                             c.title.clone(),
@@ -771,14 +748,14 @@ fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Re
             }
         }
         HistoryCommand::Show { id, format, file } => {
-            let comparison = history.load(&resolve_id(&history, id)?)?;
+            let comparison = lib.comparison(id)?;
             emit(out, &export(&comparison, *format)?, file.as_deref())?;
         }
         HistoryCommand::Diff { id, a, b, json: as_json } => {
-            let comparison = history.load(&resolve_id(&history, id)?)?;
-            let (a, b) = (find_run(&comparison, a)?, find_run(&comparison, b)?);
+            let comparison = lib.comparison(id)?;
+            let ((i, a), (j, b)) = (find_run(&comparison, a)?, find_run(&comparison, b)?);
             if *as_json {
-                json(out, &lexdesk_templates::diff_lines(&a.output, &b.output))?;
+                json(out, &lib.diff_runs(&comparison.id, i, j)?)?;
             } else if a.output == b.output {
                 eprintln!("the outputs of `{}` and `{}` are identical", a.label, b.label);
             } else {
@@ -787,8 +764,8 @@ fn history_cmd(ctx: &Ctx, out: &mut Out, command: &HistoryCommand) -> anyhow::Re
             }
         }
         HistoryCommand::Delete { id } => {
-            let id = resolve_id(&history, id)?;
-            history.delete(&id)?;
+            let id = lib.resolve_comparison(id)?;
+            lib.delete_comparison(&id)?;
             out.line(format!("deleted comparison {id}"))?;
         }
     }

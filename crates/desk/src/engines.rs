@@ -5,7 +5,7 @@ use lexdesk_core::EngineError;
 use lexdesk_core::embed::{EmbedRole, Embedder, Embedding};
 use lexdesk_core::generate::{GenerateRequest, GenerationStream, Generator, Prompt, RenderedPrompt};
 use lexdesk_core::model::EmbedLanguages;
-use lexdesk_engine::{ChatModel, EmbeddingModel};
+use lexdesk_engine::{BenchSample, ChatModel, EmbeddingModel, LoadedModel};
 use lexdesk_remote::{RemoteEmbedder, RemoteGenerator};
 
 /// A chat model: local or remote.
@@ -40,6 +40,30 @@ impl ChatEngine {
 }
 
 impl ChatEngine {
+    /// A local model's file, architecture, context and threads; `None` for a remote engine.
+    #[must_use]
+    pub fn info(&self) -> Option<&LoadedModel> {
+        match self {
+            Self::Local(m) => Some(m.info()),
+            Self::Remote(_) => None,
+        }
+    }
+
+    /// One llama-bench style measurement: prompt processing of `prompt_tokens` and generation
+    /// of `generated_tokens` tokens.
+    ///
+    /// # Errors
+    /// A remote engine (benchmarks measure this machine), or the engine failed.
+    pub async fn bench(&self, prompt_tokens: u32, generated_tokens: u32) -> Result<BenchSample, crate::DeskError> {
+        match self {
+            Self::Local(m) => Ok(m.bench(prompt_tokens, generated_tokens).await?),
+            Self::Remote(r) => Err(crate::DeskError::InvalidArgument(format!(
+                "benchmarks measure a local model; the chat model is the remote {}",
+                r.name()
+            ))),
+        }
+    }
+
     /// Forget the prompt cache (local models), so the next generation evaluates its whole
     /// prompt; remote engines keep their own cache and are left alone.
     ///

@@ -39,6 +39,9 @@ pub enum DeskError {
     /// Answering.
     #[error(transparent)]
     Ask(#[from] AskError),
+    /// A file could not be extracted.
+    #[error(transparent)]
+    Extract(#[from] lexdesk_ingest::extract::ExtractError),
     /// Model catalog, downloads, secrets.
     #[error(transparent)]
     Models(#[from] lexdesk_models::ModelsError),
@@ -132,6 +135,7 @@ lexdesk_core::error_codes!(DeskError {
     Self::Store(e) => e,
     Self::Engine(e) => e,
     Self::Ingest(e) => e,
+    Self::Extract(e) => e,
     Self::Search(e) => e,
     Self::Ask(e) => e,
     Self::Models(e) => e,
@@ -142,7 +146,7 @@ lexdesk_core::error_codes!(DeskError {
 /// codes of every error enum below the front ends. A code has one kind wherever it appears.
 #[must_use]
 pub fn error_codes() -> Vec<(&'static str, lexdesk_core::ErrorKind, &'static str)> {
-    let tables: [(&'static str, &[(&'static str, lexdesk_core::ErrorKind)]); 10] = [
+    let tables: [(&'static str, &[(&'static str, lexdesk_core::ErrorKind)]); 12] = [
         ("EngineError", EngineError::CODES),
         ("ConfigError", ConfigError::CODES),
         ("StoreError", StoreError::CODES),
@@ -152,6 +156,8 @@ pub fn error_codes() -> Vec<(&'static str, lexdesk_core::ErrorKind, &'static str
         ("AskError", AskError::CODES),
         ("ModelsError", lexdesk_models::ModelsError::CODES),
         ("TemplateError", lexdesk_templates::TemplateError::CODES),
+        ("PdfError", lexdesk_ingest::pdf::PdfError::CODES),
+        ("ExtractError", lexdesk_ingest::extract::ExtractError::CODES),
         ("DeskError", DeskError::CODES),
     ];
     tables.into_iter().flat_map(|(ty, codes)| codes.iter().map(move |&(code, kind)| (code, kind, ty))).collect()

@@ -8,7 +8,7 @@ use lexdesk_models::discover::{self, Roots};
 use lexdesk_models::secrets::{Backend, HF_TOKEN, Secrets};
 use serde::{Deserialize, Serialize};
 
-use crate::{Desk, DeskError, ModelChoice};
+use crate::{DeskError, ModelChoice, ModelsApi};
 
 /// A GGUF another app keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,23 +42,23 @@ pub struct HubTokenStatus {
     pub message: Option<String>,
 }
 
-impl Desk {
+impl ModelsApi<'_> {
     /// GGUFs of Ollama, LM Studio, Jan and the Hugging Face cache in their usual places (and the
     /// folders their environment variables name), marked when already imported.
     ///
     /// # Errors
     /// The registry of imported models is unreadable.
-    pub fn discover_models(&self) -> Result<Vec<DiscoveredModel>, DeskError> {
-        self.discover_models_in(&Roots::from_env())
+    pub fn discover(self) -> Result<Vec<DiscoveredModel>, DeskError> {
+        self.discover_in(&Roots::from_env())
     }
 
-    /// [`Desk::discover_models`] over the given folders.
+    /// [`ModelsApi::discover`] over the given folders.
     ///
     /// # Errors
-    /// As [`Desk::discover_models`].
-    pub fn discover_models_in(&self, roots: &Roots) -> Result<Vec<DiscoveredModel>, DeskError> {
+    /// As [`ModelsApi::discover`].
+    pub fn discover_in(self, roots: &Roots) -> Result<Vec<DiscoveredModel>, DeskError> {
         let imported: Vec<std::path::PathBuf> =
-            lexdesk_models::local::installed(&self.home.models_dir(), &[], &lexdesk_models::Catalog::builtin()?)?
+            lexdesk_models::local::installed(&self.desk.home.models_dir(), &[], &lexdesk_models::Catalog::builtin()?)?
                 .into_iter()
                 .map(|m| m.path)
                 .collect();
@@ -86,7 +86,7 @@ impl Desk {
     ///
     /// # Errors
     /// `FILE_NOT_FOUND`, `NOT_GGUF`, `TRUNCATED`, …; a name already taken.
-    pub fn import_model(&self, path: &Path, name: Option<&str>) -> Result<ModelChoice, DeskError> {
+    pub fn import(self, path: &Path, name: Option<&str>) -> Result<ModelChoice, DeskError> {
         if !path.is_file() {
             return Err(DeskError::Io {
                 path: path.to_path_buf(),
@@ -100,7 +100,7 @@ impl Desk {
             .into_iter()
             .find(|d| std::fs::canonicalize(&d.path).ok() == std::fs::canonicalize(path).ok());
         let entry = lexdesk_models::local::import(
-            &self.home.models_dir(),
+            &self.desk.home.models_dir(),
             path,
             name.filter(|n| !n.trim().is_empty()),
             known.map(|d| d.source),
@@ -127,9 +127,9 @@ impl Desk {
 
     /// Whether a Hugging Face token is stored (never the token itself).
     #[must_use]
-    pub fn hub_token_status(&self) -> HubTokenStatus {
+    pub fn hub_token(self) -> HubTokenStatus {
         let from_environment = std::env::var("HF_TOKEN").is_ok_and(|t| !t.trim().is_empty());
-        match Secrets::open(self.home.root()) {
+        match Secrets::open(self.desk.home.root()) {
             Ok(secrets) => {
                 let (stored, error) = match secrets.get(HF_TOKEN) {
                     Ok(v) => (v.is_some(), None),
@@ -151,15 +151,15 @@ impl Desk {
     ///
     /// # Errors
     /// `NO_SECRET_STORE` and the keychain's own errors.
-    pub fn set_hub_token(&self, token: Option<&str>) -> Result<HubTokenStatus, DeskError> {
-        let secrets = Secrets::open(self.home.root())?;
+    pub fn set_hub_token(self, token: Option<&str>) -> Result<HubTokenStatus, DeskError> {
+        let secrets = Secrets::open(self.desk.home.root())?;
         match token.map(str::trim).filter(|t| !t.is_empty()) {
             Some(t) => secrets.set(HF_TOKEN, t)?,
             None => {
                 secrets.delete(HF_TOKEN)?;
             }
         }
-        Ok(self.hub_token_status())
+        Ok(self.hub_token())
     }
 }
 

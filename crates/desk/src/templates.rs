@@ -14,13 +14,13 @@ use lexdesk_core::store::SearchMode;
 use lexdesk_core::{EngineError, ErrorCode};
 use lexdesk_service::search::{SearchHit, SearchRequest};
 use lexdesk_templates::{
-    Candidate, Comparison, ComparisonHistory, ComparisonRequest, ComparisonSummary, DiffLine, EvidencePassage, Inputs,
-    Library, Listing, Preview, Progress, RenderedTemplate, RunResult, StoredTemplate, Template, Warning, compare_with,
-    diff_lines, preview,
+    Candidate, Comparison, ComparisonHistory, ComparisonRequest, ComparisonSummary, DiffLine, EvidencePassage,
+    HistoryListing, Inputs, Library, Listing, Preview, Progress, RenderedTemplate, RunResult, StoredTemplate, Template,
+    TemplateError, Warning, compare_with, diff_lines, preview,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ChatEngine, Desk, DeskError};
+use crate::{ChatEngine, DeskError};
 
 /// A warning or problem as a front end shows it: a stable code and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,33 +161,53 @@ pub enum ComparisonFormat {
     Markdown,
 }
 
-impl Desk {
+/// The prompt-template library and the comparison history of a desk ([`crate::Desk::templates`]).
+#[derive(Debug, Clone, Copy)]
+pub struct TemplatesApi<'d> {
+    pub(crate) desk: &'d crate::Desk,
+}
+
+impl TemplatesApi<'_> {
     /// The template library: built-ins and the user's templates in `LEXDESK_HOME/templates`.
     #[must_use]
-    pub fn template_library(&self) -> Library {
-        Library::new(self.home.templates_dir())
+    pub fn library(self) -> Library {
+        Library::new(self.desk.home.templates_dir())
     }
 
     /// Saved comparisons in `LEXDESK_HOME/comparisons`.
     #[must_use]
-    pub fn comparison_history(&self) -> ComparisonHistory {
-        ComparisonHistory::new(self.home.comparisons_dir())
+    pub fn history(self) -> ComparisonHistory {
+        ComparisonHistory::new(self.desk.home.comparisons_dir())
+    }
+
+    /// The folder of the user's templates.
+    #[must_use]
+    pub fn dir(self) -> std::path::PathBuf {
+        self.desk.home.templates_dir()
+    }
+
+    /// A template's TOML (built-ins as shipped).
+    ///
+    /// # Errors
+    /// `TEMPLATE_NOT_FOUND`.
+    pub fn export(self, name: &str) -> Result<String, DeskError> {
+        Ok(self.library().export(name)?)
     }
 
     /// Built-in and user templates (and user files that are not valid templates, with why).
     ///
     /// # Errors
     /// The templates folder cannot be read.
-    pub fn templates(&self) -> Result<Listing, DeskError> {
-        Ok(self.template_library().list()?)
+    pub fn list(self) -> Result<Listing, DeskError> {
+        Ok(self.library().list()?)
     }
 
     /// One template with its TOML text and warnings.
     ///
     /// # Errors
     /// `TEMPLATE_NOT_FOUND`, or its file is invalid.
-    pub fn template(&self, name: &str) -> Result<TemplateView, DeskError> {
-        view(self.template_library().get(name)?)
+    pub fn get(self, name: &str) -> Result<TemplateView, DeskError> {
+        view(self.library().get(name)?)
     }
 
     /// Check TOML text as a template without saving it: the warnings, or the first error (with
@@ -195,7 +215,7 @@ impl Desk {
     ///
     /// # Errors
     /// The parse or validation error.
-    pub fn check_template(&self, text: &str) -> Result<Vec<Notice>, DeskError> {
+    pub fn check(self, text: &str) -> Result<Vec<Notice>, DeskError> {
         let template = Template::from_toml(text)?;
         Ok(template.validate()?.iter().map(Notice::from).collect())
     }
@@ -205,8 +225,8 @@ impl Desk {
     ///
     /// # Errors
     /// Parse and validation errors, `TEMPLATE_EXISTS`, `TEMPLATE_BUILTIN_READ_ONLY`, I/O.
-    pub fn save_template(&self, name: Option<&str>, text: &str) -> Result<TemplateView, DeskError> {
-        let lib = self.template_library();
+    pub fn save(self, name: Option<&str>, text: &str) -> Result<TemplateView, DeskError> {
+        let lib = self.library();
         let saved = match name {
             None => lib.import_text(text, None)?,
             Some(name) => lib.update_text(name, text)?,
@@ -218,8 +238,8 @@ impl Desk {
     ///
     /// # Errors
     /// `TEMPLATE_NOT_FOUND`, `TEMPLATE_INVALID_NAME`, `TEMPLATE_EXISTS`, I/O.
-    pub fn duplicate_template(&self, from: &str, new_name: &str) -> Result<TemplateView, DeskError> {
-        let saved = self.template_library().duplicate(from, new_name)?;
+    pub fn duplicate(self, from: &str, new_name: &str) -> Result<TemplateView, DeskError> {
+        let saved = self.library().duplicate(from, new_name)?;
         Ok(TemplateView { warnings: saved.warnings.iter().map(Notice::from).collect(), stored: saved.stored })
     }
 
@@ -227,16 +247,16 @@ impl Desk {
     ///
     /// # Errors
     /// `TEMPLATE_BUILTIN_READ_ONLY`, `TEMPLATE_NOT_FOUND`, I/O.
-    pub fn delete_template(&self, name: &str) -> Result<(), DeskError> {
-        Ok(self.template_library().delete(name)?)
+    pub fn delete(self, name: &str) -> Result<(), DeskError> {
+        Ok(self.library().delete(name)?)
     }
 
     /// Import a template file, under `new_name` if given.
     ///
     /// # Errors
     /// The file cannot be read, parse and validation errors (naming the file), `TEMPLATE_EXISTS`.
-    pub fn import_template(&self, path: &Path, new_name: Option<&str>) -> Result<TemplateView, DeskError> {
-        let saved = self.template_library().import_file(path, new_name)?;
+    pub fn import(self, path: &Path, new_name: Option<&str>) -> Result<TemplateView, DeskError> {
+        let saved = self.library().import_file(path, new_name)?;
         Ok(TemplateView { warnings: saved.warnings.iter().map(Notice::from).collect(), stored: saved.stored })
     }
 
@@ -244,27 +264,25 @@ impl Desk {
     ///
     /// # Errors
     /// `TEMPLATE_NOT_FOUND`, the file cannot be written.
-    pub fn export_template_to(&self, name: &str, path: &Path) -> Result<(), DeskError> {
-        let text = self.template_library().export(name)?;
+    pub fn export_to(self, name: &str, path: &Path) -> Result<(), DeskError> {
+        let text = self.export(name)?;
         std::fs::write(path, text).map_err(|e| DeskError::io(path.to_path_buf(), &e))
     }
 
     /// Retrieve evidence for `query` from a matter, numbered `S1…` in rank order (pages only for
     /// paged documents; headings without the document title that heads them).
-    async fn retrieve(&self, source: &EvidenceSource, query: &str) -> Result<Vec<EvidencePassage>, DeskError> {
-        let hits = self
-            .search(
-                &source.matter_id,
-                &SearchRequest {
-                    query: query.to_owned(),
-                    mode: source.search_mode.unwrap_or_default(),
-                    top_k: source.top_k.map_or(6, |k| k.clamp(1, crate::MAX_TOP_K) as usize),
-                    doc: source.doc.clone(),
-                    vector_weight: None,
-                },
-            )
+    async fn retrieve(self, source: &EvidenceSource, query: &str) -> Result<Vec<EvidencePassage>, DeskError> {
+        let documents = self.desk.documents(&source.matter_id);
+        let hits = documents
+            .search(&SearchRequest {
+                query: query.to_owned(),
+                mode: source.search_mode.unwrap_or_default(),
+                top_k: source.top_k.map_or(6, |k| k.clamp(1, crate::MAX_TOP_K) as usize),
+                doc: source.doc.clone(),
+                vector_weight: None,
+            })
             .await?;
-        let docs = self.documents(&source.matter_id).await?;
+        let docs = documents.list().await?;
         Ok(evidence_passages(&hits, |doc_id| docs.iter().any(|d| d.id == doc_id && d.has_pages())))
     }
 
@@ -292,11 +310,12 @@ impl Desk {
     /// `TEMPLATE_NOT_FOUND`, every input error (a missing or unknown variable is named, a type
     /// mismatch explained), `TEMPLATE_EVIDENCE_REQUIRED` (an evidence template without a matter
     /// or with nothing found), search and model errors.
-    pub async fn render_template(&self, params: &RenderParams) -> Result<RenderView, DeskError> {
-        let template = self.template_library().get(&params.name)?.template;
+    pub async fn render(self, params: &RenderParams) -> Result<RenderView, DeskError> {
+        let template = self.library().get(&params.name)?.template;
         let (evidence_query, evidence) = self.evidence_for(&template, &params.inputs, params.evidence.as_ref()).await?;
         let rendered = template.render(&params.inputs, &evidence)?;
-        let preview = if params.preview { Some(preview(&self.chat_model().await?, &rendered).await?) } else { None };
+        let preview =
+            if params.preview { Some(preview(&self.desk.models().chat().await?, &rendered).await?) } else { None };
         Ok(RenderView { rendered, evidence_query, evidence, preview })
     }
 
@@ -310,13 +329,13 @@ impl Desk {
     /// Input errors of any template before anything runs (`TEMPLATE_EMPTY_COMPARISON`,
     /// `TEMPLATE_UNKNOWN_INPUT`, `TEMPLATE_MISSING_VARIABLE`, …), search and model load errors,
     /// saving the history. A run that fails is recorded with its error.
-    pub async fn compare_templates(
+    pub async fn compare(
         &self,
         params: &CompareParams,
         cancel: &CancelToken,
         on_progress: &mut (dyn FnMut(CompareProgress) + Send),
     ) -> Result<Comparison, DeskError> {
-        let lib = self.template_library();
+        let lib = self.library();
         let mut candidates = Vec::with_capacity(params.templates.len());
         for name in &params.templates {
             let mut template = lib.get(name)?.template;
@@ -337,7 +356,7 @@ impl Desk {
         }
         // Input errors surface before the model is loaded.
         lexdesk_templates::prepare(&candidates, &params.inputs, &evidence)?;
-        let engine = self.chat_model().await?;
+        let engine = self.desk.models().chat().await?;
         let request = ComparisonRequest {
             title: params.title.trim().to_owned(),
             candidates,
@@ -373,7 +392,7 @@ impl Desk {
                 }
             }
         };
-        self.comparison_history().save(&comparison)?;
+        self.history().save(&comparison)?;
         Ok(comparison)
     }
 
@@ -381,31 +400,60 @@ impl Desk {
     ///
     /// # Errors
     /// The history folder cannot be read.
-    pub fn comparisons(&self) -> Result<Vec<ComparisonSummary>, DeskError> {
-        Ok(self.comparison_history().list()?.comparisons)
+    pub fn comparisons(self) -> Result<Vec<ComparisonSummary>, DeskError> {
+        Ok(self.history().list()?.comparisons)
+    }
+
+    /// Saved comparisons, newest first, and the files in the history folder that cannot be read.
+    ///
+    /// # Errors
+    /// The history folder cannot be read.
+    pub fn history_listing(self) -> Result<HistoryListing, DeskError> {
+        Ok(self.history().list()?)
+    }
+
+    /// A saved comparison's full id from its id or a prefix of exactly one saved comparison's id.
+    ///
+    /// # Errors
+    /// `COMPARISON_NOT_FOUND`; a prefix of several is `INVALID_ARGUMENT`.
+    pub fn resolve_comparison(self, id: &str) -> Result<String, DeskError> {
+        let listing = self.history().list()?;
+        if listing.comparisons.iter().any(|c| c.id == id) {
+            return Ok(id.to_owned());
+        }
+        let matching: Vec<&str> =
+            listing.comparisons.iter().filter(|c| c.id.starts_with(id)).map(|c| c.id.as_str()).collect();
+        match matching.as_slice() {
+            [one] => Ok((*one).to_owned()),
+            [] => Err(TemplateError::ComparisonNotFound { id: id.to_owned() }.into()),
+            _ => Err(DeskError::InvalidArgument(format!(
+                "`{id}` names {} saved comparisons; give more of the id",
+                matching.len()
+            ))),
+        }
     }
 
     /// One saved comparison (id or a unique prefix).
     ///
     /// # Errors
-    /// `COMPARISON_NOT_FOUND`, an unreadable file.
-    pub fn comparison(&self, id: &str) -> Result<Comparison, DeskError> {
-        Ok(self.comparison_history().load(id)?)
+    /// `COMPARISON_NOT_FOUND`, an ambiguous prefix, an unreadable file.
+    pub fn comparison(self, id: &str) -> Result<Comparison, DeskError> {
+        Ok(self.history().load(&self.resolve_comparison(id)?)?)
     }
 
-    /// Delete a saved comparison.
+    /// Delete a saved comparison (id or a unique prefix).
     ///
     /// # Errors
-    /// `COMPARISON_NOT_FOUND`, I/O.
-    pub fn delete_comparison(&self, id: &str) -> Result<(), DeskError> {
-        Ok(self.comparison_history().delete(id)?)
+    /// `COMPARISON_NOT_FOUND`, an ambiguous prefix, I/O.
+    pub fn delete_comparison(self, id: &str) -> Result<(), DeskError> {
+        Ok(self.history().delete(&self.resolve_comparison(id)?)?)
     }
 
     /// A saved comparison as CSV, JSON or Markdown text.
     ///
     /// # Errors
     /// `COMPARISON_NOT_FOUND`, serialisation.
-    pub fn export_comparison(&self, id: &str, format: ComparisonFormat) -> Result<String, DeskError> {
+    pub fn export_comparison(self, id: &str, format: ComparisonFormat) -> Result<String, DeskError> {
         let c = self.comparison(id)?;
         Ok(match format {
             ComparisonFormat::Csv => c.to_csv()?,
@@ -417,8 +465,8 @@ impl Desk {
     /// Write a saved comparison to `path` (the save dialog's choice).
     ///
     /// # Errors
-    /// As [`Desk::export_comparison`], and the file cannot be written.
-    pub fn export_comparison_to(&self, id: &str, format: ComparisonFormat, path: &Path) -> Result<(), DeskError> {
+    /// As [`TemplatesApi::export_comparison`], and the file cannot be written.
+    pub fn export_comparison_to(self, id: &str, format: ComparisonFormat, path: &Path) -> Result<(), DeskError> {
         let text = self.export_comparison(id, format)?;
         std::fs::write(path, text).map_err(|e| DeskError::io(path.to_path_buf(), &e))
     }
@@ -428,7 +476,7 @@ impl Desk {
     ///
     /// # Errors
     /// `COMPARISON_NOT_FOUND`; a position out of range is `INVALID_ARGUMENT`.
-    pub fn diff_runs(&self, id: &str, a: u32, b: u32) -> Result<Vec<DiffLine>, DeskError> {
+    pub fn diff_runs(self, id: &str, a: u32, b: u32) -> Result<Vec<DiffLine>, DeskError> {
         let c = self.comparison(id)?;
         let run = |i: u32| {
             c.runs.get(i as usize).ok_or_else(|| {

@@ -358,7 +358,8 @@ pub struct ModelCatalog {
 
 impl Hardware {
     /// The same machine in the terms of the fit arithmetic.
-    pub(crate) fn for_fit(&self) -> lexdesk_models::fit::Hardware {
+    #[must_use]
+    pub fn for_fit(&self) -> lexdesk_models::fit::Hardware {
         lexdesk_models::fit::Hardware {
             ram_total: self.memory_total,
             ram_available: self.memory_available,

@@ -75,19 +75,15 @@ pub enum ExtractError {
     Io(String),
 }
 
-impl ExtractError {
-    /// A stable code.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Pdf(e) => e.code(),
-            Self::Empty => "EMPTY",
-            Self::Unsupported(_) => "UNSUPPORTED_FORMAT",
-            Self::NotUtf8 => "NOT_UTF8",
-            Self::Io(_) => "IO",
-        }
-    }
-}
+// Stable codes, recorded on a failed document and shown with its reason.
+lexdesk_core::error_codes!(ExtractError {
+    Self::Unsupported(_) => "UNSUPPORTED_FORMAT", InvalidInput;
+    Self::Empty => "EMPTY", InvalidData;
+    Self::NotUtf8 => "NOT_UTF8", InvalidData;
+    Self::Io(_) => "IO", Io;
+} wraps {
+    Self::Pdf(e) => e,
+});
 
 /// Extract `path`.
 ///

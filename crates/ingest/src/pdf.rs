@@ -67,23 +67,18 @@ pub enum PdfError {
     },
 }
 
-impl PdfError {
-    /// The stable code.
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Empty => "EMPTY",
-            Self::NotAPdf { .. } => "NOT_A_PDF",
-            Self::Truncated { .. } => "TRUNCATED",
-            Self::PasswordProtected => "PASSWORD_PROTECTED",
-            Self::NoPages => "NO_PAGES",
-            Self::Damaged { .. } => "DAMAGED",
-            Self::Crashed { .. } => "EXTRACTOR_CRASHED",
-            Self::Timeout { .. } => "TIMEOUT",
-            Self::Worker { .. } => "WORKER_FAILED",
-        }
-    }
-}
+// Stable codes, recorded on a failed document and shown with its reason.
+lexdesk_core::error_codes!(PdfError {
+    Self::Empty => "EMPTY", InvalidData;
+    Self::NotAPdf { .. } => "NOT_A_PDF", InvalidData;
+    Self::Truncated { .. } => "TRUNCATED", InvalidData;
+    Self::PasswordProtected => "PASSWORD_PROTECTED", InvalidData;
+    Self::NoPages => "NO_PAGES", InvalidData;
+    Self::Damaged { .. } => "DAMAGED", InvalidData;
+    Self::Crashed { .. } => "EXTRACTOR_CRASHED", InvalidData;
+    Self::Timeout { .. } => "TIMEOUT", Resources;
+    Self::Worker { .. } => "WORKER_FAILED", Unavailable;
+});
 
 /// One page as the text layer gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

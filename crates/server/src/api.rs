@@ -27,7 +27,7 @@ fn matter_out(m: &lexdesk_desk::Matter) -> MatterOut {
 }
 
 pub(crate) async fn list_matters(State(state): State<AppState>, _key: Key<Read>) -> Result<Json<MatterList>, ApiError> {
-    Ok(Json(MatterList { data: state.desk.matters()?.iter().map(matter_out).collect() }))
+    Ok(Json(MatterList { data: state.desk.matters().list()?.iter().map(matter_out).collect() }))
 }
 
 pub(crate) async fn create_matter(
@@ -36,7 +36,7 @@ pub(crate) async fn create_matter(
     body: Result<Json<CreateMatter>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MatterOut>), ApiError> {
     let Json(body) = body?;
-    let matter = state.desk.create_matter(&body.name)?;
+    let matter = state.desk.matters().create(&body.name)?;
     Ok((StatusCode::CREATED, Json(matter_out(&matter))))
 }
 
@@ -45,7 +45,7 @@ pub(crate) async fn delete_matter(
     _key: Key<Admin>,
     Path(matter_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.desk.delete_matter(&matter_id)?;
+    state.desk.matters().delete(&matter_id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -54,7 +54,7 @@ pub(crate) async fn list_documents(
     _key: Key<Read>,
     Path(matter_id): Path<String>,
 ) -> Result<Json<DocumentList>, ApiError> {
-    let docs = state.desk.documents(&matter_id).await?;
+    let docs = state.desk.documents(&matter_id).list().await?;
     let data = docs
         .into_iter()
         .map(|d| DocumentOut {
@@ -83,7 +83,7 @@ pub(crate) async fn upload_documents(
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
     let mut multipart = multipart?;
     // The matter must exist before anything is written.
-    let matter = state.desk.matters()?.into_iter().find(|m| m.id == matter_id).ok_or_else(|| {
+    let matter = state.desk.matters().list()?.into_iter().find(|m| m.id == matter_id).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "MATTER_NOT_FOUND", format!("no matter with the id `{matter_id}`"))
     })?;
     let io = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "IO", e.to_string());
@@ -151,7 +151,7 @@ pub(crate) async fn search(
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100"));
     }
     let request = SearchRequest { query: body.query, mode, top_k: limit, doc: body.doc, vector_weight: None };
-    let hits = state.desk.search(&matter_id, &request).await?;
+    let hits = state.desk.documents(&matter_id).search(&request).await?;
     let data = hits
         .into_iter()
         .map(|h| SearchHitOut {
@@ -235,7 +235,7 @@ pub(crate) async fn ask(
     let cancel = CancelToken::new();
     if !body.stream {
         // A client that disconnects drops this future, and with it the generation.
-        let result = state.desk.ask(&matter_id, params, cancel, &mut |_: AnswerProgress<'_>| {}).await?;
+        let result = state.desk.answers(&matter_id).ask(&params, &cancel, &mut |_: AnswerProgress<'_>| {}).await?;
         drop(slot);
         record_usage(&state, &result);
         return Ok(Json(ask_out(&result)).into_response());
@@ -261,7 +261,7 @@ pub(crate) async fn ask(
                 watch.cancel();
             }
         };
-        let result = desk.ask(&matter_id, params, cancel, &mut on_progress).await;
+        let result = desk.answers(&matter_id).ask(&params, &cancel, &mut on_progress).await;
         drop(slot);
         let event = match result {
             Ok(r) => {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use lexdesk_core::generate::CancelToken;
 use lexdesk_desk::Desk;
-use lexdesk_desk::{FileOutcome, IngestEvent};
+use lexdesk_desk::{FileOutcome, IngestEvent, IngestParams};
 
 use crate::metrics::Metrics;
 use crate::wire::{JobFailure, JobOut};
@@ -91,7 +91,7 @@ impl Jobs {
         tokio::spawn(async move {
             let progress = Arc::clone(&jobs);
             let job_id = id.clone();
-            let on_event = move |event: IngestEvent| match event {
+            let mut on_event = move |event: IngestEvent| match event {
                 IngestEvent::Started { .. } => progress.update(&job_id, |j| j.status = "running".into()),
                 IngestEvent::File { outcome, path, .. } => progress.update(&job_id, |j| {
                     j.files_done += 1;
@@ -101,7 +101,8 @@ impl Jobs {
                 }),
                 _ => {}
             };
-            let result = desk.ingest(&matter_id, vec![dir], &CancelToken::new(), on_event).await;
+            let params = IngestParams::Paths(vec![dir]);
+            let result = desk.documents(&matter_id).ingest(&params, &CancelToken::new(), &mut on_event).await;
             jobs.update(&id, |j| {
                 j.finished_at_ms = Some(now_ms());
                 match result {

@@ -246,7 +246,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> axum::Json<wire::He
 }
 
 fn health_status(state: &AppState, status: &str) -> wire::HealthStatus {
-    let (chat, embed) = state.desk.loaded_models();
+    let (chat, embed) = state.desk.models().loaded();
     wire::HealthStatus {
         status: status.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -269,7 +269,7 @@ pub(crate) async fn ready(State(state): State<AppState>, _key: auth::Key<auth::R
 
 /// Prometheus metrics (admin or metrics key).
 pub(crate) async fn metrics_text(State(state): State<AppState>, _key: auth::Key<auth::MetricsScope>) -> Response {
-    let (chat, embed) = state.desk.loaded_models();
+    let (chat, embed) = state.desk.models().loaded();
     state.metrics.models_loaded.reset();
     for (kind, id) in [("chat", chat), ("embedding", embed)] {
         if let Some(id) = id {
@@ -286,7 +286,7 @@ pub(crate) async fn metrics_text(State(state): State<AppState>, _key: auth::Key<
 /// # Errors
 /// A model is missing or cannot be loaded.
 pub async fn warm_up(desk: &Desk) -> Result<(), lexdesk_desk::DeskError> {
-    desk.embedding_model().await?;
-    desk.chat_model().await?;
+    desk.models().embedding().await?;
+    desk.models().chat().await?;
     Ok(())
 }

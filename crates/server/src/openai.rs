@@ -44,8 +44,8 @@ fn check_model(requested: &str, model: &ModelRef, kind: &str) -> Result<String, 
 }
 
 pub(crate) async fn list_models(State(state): State<AppState>, _key: Key<Read>) -> Result<Json<ModelList>, ApiError> {
-    let (chat, embed) = state.desk.configured_models()?;
-    let (loaded_chat, loaded_embed) = state.desk.loaded_models();
+    let (chat, embed) = state.desk.models().configured()?;
+    let (loaded_chat, loaded_embed) = state.desk.models().loaded();
     let object = |m: &ModelRef, kind: &str, loaded: bool| ModelObject {
         id: m.id.clone(),
         object: "model".into(),
@@ -175,12 +175,12 @@ pub(crate) async fn chat_completions(
     body: Result<Json<ChatCompletionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let config = state.desk.configuration();
-    let (chat, _) = state.desk.configured_models()?;
+    let config = state.desk.settings().configuration();
+    let (chat, _) = state.desk.models().configured()?;
     let model = check_model(&body.model, &chat, "chat")?;
     let request = generate_request(&body, config.generation.max_tokens, &config.generation.sampling)?;
     let slot = state.slots.admit().await?;
-    let generator = state.desk.chat_model().await?;
+    let generator = state.desk.models().chat().await?;
     let mut stream = generator.generate(request)?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let created = unix_now();
@@ -340,7 +340,7 @@ pub(crate) async fn embeddings(
     body: Result<Json<EmbeddingRequest>, JsonRejection>,
 ) -> Result<Json<EmbeddingList>, ApiError> {
     let Json(body) = body?;
-    let (_, embed) = state.desk.configured_models()?;
+    let (_, embed) = state.desk.models().configured()?;
     let model = check_model(&body.model, &embed, "embedding")?;
     let texts = match body.input {
         EmbeddingInput::One(t) => vec![t],
@@ -364,7 +364,7 @@ pub(crate) async fn embeddings(
         Some("base64") => true,
         Some(other) => return Err(ApiError::invalid("encoding_format", format!("`{other}`: float or base64"))),
     };
-    let embedder = state.desk.embedding_model().await?;
+    let embedder = state.desk.models().embedding().await?;
     if let Some(d) = body.dimensions
         && d != embedder.dimensions()
     {

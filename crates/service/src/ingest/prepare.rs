@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use lexdesk_core::ErrorCode;
 use lexdesk_core::store::{ChunkRecord, DocumentRecord, DocumentStatus, PageProvenance, PageRecord};
 use lexdesk_ingest::extract::{ExtractError, ExtractedDocument, extract};
 use lexdesk_ingest::ocr::Provenance;
