@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "prepare_demo",
+    "demo_matter_id",
     "list_matters",
     "create_matter",
     "rename_matter",

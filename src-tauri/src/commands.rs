@@ -1,4 +1,5 @@
-//! The commands: each a thin adapter over one `Desk` method.
+//! The commands: each a thin adapter over one `Desk` method. Those that change data announce it
+//! ([`crate::events`]) so that the UI refetches what it shows.
 
 use std::path::PathBuf;
 
@@ -10,13 +11,14 @@ use lexdesk_desk::{
     SettingsUpdate, TemplateView,
 };
 use lexdesk_desk::{
-    ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, DownloadParams, IngestEvent,
-    IngestParams, IngestSummary, Listing, Matter, Searched,
+    ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, DownloadParams, FileProgress,
+    IngestEvent, IngestParams, IngestSummary, Listing, Matter, Searched,
 };
 use serde::Serialize;
-use tauri::State;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
 
+use crate::events::{DocumentsChanged, MattersChanged, SessionsChanged, SettingsChanged, announce};
 use crate::stream::{CompareForwarder, IngestForwarder, TextBatcher};
 use crate::{IpcError, Shell};
 
@@ -59,10 +61,45 @@ pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
 /// First run: create the demo matter from the sample documents (once; a deleted demo stays deleted).
 #[tauri::command]
 #[specta::specta]
-pub async fn prepare_demo(shell: State<'_, Shell>, on_event: Channel<IngestEvent>) -> Result<Option<Matter>> {
+pub async fn prepare_demo(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    on_event: Channel<IngestEvent>,
+) -> Result<Option<Matter>> {
     let mut forward = IngestForwarder::new(on_event);
     let demo_dir = shell.demo_dir.as_deref();
-    Ok(shell.desk.matters().ensure_demo(demo_dir, &CancelToken::new(), &mut |e| forward.send(e)).await?)
+    // The demo's id is known once its matter exists; its documents then arrive file by file.
+    let known = shell.desk.matters().demo_id();
+    let mut created: Option<String> = None;
+    let desk = &shell.desk;
+    let demo = desk
+        .matters()
+        .ensure_demo(demo_dir, &CancelToken::new(), &mut |e| {
+            if e.changes_documents() {
+                let id = created.get_or_insert_with(|| {
+                    announce(&app, &MattersChanged {});
+                    desk.matters().demo_id().unwrap_or_default()
+                });
+                announce(&app, &DocumentsChanged { matter_id: id.clone() });
+            }
+            forward.send(e);
+        })
+        .await?;
+    if let Some(id) = created {
+        // The run's end writes what is left: failed files' records, the last batch.
+        announce(&app, &DocumentsChanged { matter_id: id });
+    }
+    if demo.as_ref().map(|m| &m.id) != known.as_ref() {
+        announce(&app, &MattersChanged {});
+    }
+    Ok(demo)
+}
+
+/// The demo matter's id, if it exists (it may have been renamed).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn demo_matter_id(shell: State<'_, Shell>) -> Option<String> {
+    shell.desk.matters().demo_id()
 }
 
 #[tauri::command(async)]
@@ -73,20 +110,26 @@ pub fn list_matters(shell: State<'_, Shell>) -> Result<Vec<Matter>> {
 
 #[tauri::command(async)]
 #[specta::specta]
-pub fn create_matter(shell: State<'_, Shell>, name: String) -> Result<Matter> {
-    Ok(shell.desk.matters().create(&name)?)
+pub fn create_matter(app: AppHandle, shell: State<'_, Shell>, name: String) -> Result<Matter> {
+    let matter = shell.desk.matters().create(&name)?;
+    announce(&app, &MattersChanged {});
+    Ok(matter)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
-pub fn rename_matter(shell: State<'_, Shell>, matter_id: String, name: String) -> Result<Matter> {
-    Ok(shell.desk.matters().rename(&matter_id, &name)?)
+pub fn rename_matter(app: AppHandle, shell: State<'_, Shell>, matter_id: String, name: String) -> Result<Matter> {
+    let matter = shell.desk.matters().rename(&matter_id, &name)?;
+    announce(&app, &MattersChanged {});
+    Ok(matter)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
-pub fn delete_matter(shell: State<'_, Shell>, matter_id: String) -> Result<()> {
-    Ok(shell.desk.matters().delete(&matter_id)?)
+pub fn delete_matter(app: AppHandle, shell: State<'_, Shell>, matter_id: String) -> Result<()> {
+    shell.desk.matters().delete(&matter_id)?;
+    announce(&app, &MattersChanged {});
+    Ok(())
 }
 
 #[tauri::command]
@@ -100,6 +143,7 @@ pub async fn list_documents(shell: State<'_, Shell>, matter_id: String) -> Resul
 #[tauri::command]
 #[specta::specta]
 pub async fn add_documents(
+    app: AppHandle,
     shell: State<'_, Shell>,
     matter_id: String,
     paths: Vec<String>,
@@ -109,12 +153,22 @@ pub async fn add_documents(
     let job = shell.job(&job_id);
     let mut forward = IngestForwarder::new(on_event);
     let params = IngestParams::Paths(paths.into_iter().map(PathBuf::from).collect());
-    Ok(shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut |e| forward.send(e)).await?)
+    let mut on_event = |e: IngestEvent| {
+        if e.changes_documents() {
+            announce(&app, &DocumentsChanged { matter_id: matter_id.clone() });
+        }
+        forward.send(e);
+    };
+    let result = shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut on_event).await;
+    // The run's end writes what is left: failed files' records, the last batch.
+    announce(&app, &DocumentsChanged { matter_id });
+    Ok(result?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn retry_document(
+    app: AppHandle,
     shell: State<'_, Shell>,
     matter_id: String,
     doc_id: String,
@@ -124,13 +178,24 @@ pub async fn retry_document(
     let job = shell.job(&job_id);
     let mut forward = IngestForwarder::new(on_event);
     let params = IngestParams::Retry { doc_id };
-    Ok(shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut |e| forward.send(e)).await?)
+    let mut on_event = |e: IngestEvent| {
+        if e.changes_documents() {
+            announce(&app, &DocumentsChanged { matter_id: matter_id.clone() });
+        }
+        forward.send(e);
+    };
+    let result = shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut on_event).await;
+    // The run's end writes what is left: failed files' records, the last batch.
+    announce(&app, &DocumentsChanged { matter_id });
+    Ok(result?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn remove_document(shell: State<'_, Shell>, matter_id: String, doc_id: String) -> Result<()> {
-    Ok(shell.desk.documents(&matter_id).remove(&doc_id).await?)
+pub async fn remove_document(app: AppHandle, shell: State<'_, Shell>, matter_id: String, doc_id: String) -> Result<()> {
+    shell.desk.documents(&matter_id).remove(&doc_id).await?;
+    announce(&app, &DocumentsChanged { matter_id });
+    Ok(())
 }
 
 #[tauri::command]
@@ -144,6 +209,7 @@ pub async fn get_page(shell: State<'_, Shell>, matter_id: String, doc_id: String
 #[tauri::command]
 #[specta::specta]
 pub async fn ask(
+    app: AppHandle,
     shell: State<'_, Shell>,
     matter_id: String,
     params: AskParams,
@@ -165,7 +231,9 @@ pub async fn ask(
         })
         .await;
     text.flush();
-    Ok(result?)
+    let result = result?;
+    announce(&app, &SessionsChanged { matter_id });
+    Ok(result)
 }
 
 /// Stop a running ingestion or answer; `false` if it already finished.
@@ -190,18 +258,22 @@ pub fn get_session(shell: State<'_, Shell>, matter_id: String, session_id: Strin
 #[tauri::command(async)]
 #[specta::specta]
 pub fn rename_session(
+    app: AppHandle,
     shell: State<'_, Shell>,
     matter_id: String,
     session_id: String,
     title: String,
 ) -> Result<SessionSummary> {
-    Ok(shell.desk.answers(&matter_id).rename_session(&session_id, &title)?)
+    let summary = shell.desk.answers(&matter_id).rename_session(&session_id, &title)?;
+    announce(&app, &SessionsChanged { matter_id });
+    Ok(summary)
 }
 
 #[tauri::command(async)]
 #[specta::specta]
-pub fn delete_session(shell: State<'_, Shell>, matter_id: String, session_id: String) -> Result<()> {
+pub fn delete_session(app: AppHandle, shell: State<'_, Shell>, matter_id: String, session_id: String) -> Result<()> {
     shell.desk.answers(&matter_id).delete_session(&session_id)?;
+    announce(&app, &SessionsChanged { matter_id });
     Ok(())
 }
 
@@ -238,8 +310,10 @@ pub fn get_settings(shell: State<'_, Shell>) -> Result<Settings> {
 
 #[tauri::command(async)]
 #[specta::specta]
-pub fn update_settings(shell: State<'_, Shell>, update: SettingsUpdate) -> Result<Settings> {
-    Ok(shell.desk.settings().update(update)?)
+pub fn update_settings(app: AppHandle, shell: State<'_, Shell>, update: SettingsUpdate) -> Result<Settings> {
+    let settings = shell.desk.settings().update(update)?;
+    announce(&app, &SettingsChanged {});
+    Ok(settings)
 }
 
 #[tauri::command(async)]
@@ -260,6 +334,7 @@ pub fn model_catalog(shell: State<'_, Shell>) -> Result<ModelCatalog> {
 #[tauri::command]
 #[specta::specta]
 pub async fn download_model(
+    app: AppHandle,
     shell: State<'_, Shell>,
     id: String,
     quant: Option<String>,
@@ -268,11 +343,14 @@ pub async fn download_model(
 ) -> Result<Vec<DownloadOutcome>> {
     let job = shell.job(&job_id);
     // A closed channel (the window went away) does not stop the download.
-    let mut send = |e: DownloadEvent| {
-        let _closed = on_event.send(e);
+    let mut send = |p: FileProgress| {
+        let _closed = on_event.send(p.event);
     };
-    let params = DownloadParams { id, quant };
-    Ok(shell.desk.models().download(&params, &job.token, &mut send).await?)
+    let params = DownloadParams { id, quant, ..DownloadParams::default() };
+    let downloaded = shell.desk.models().download(&params, &job.token, &mut send).await?;
+    // A new file to choose in the settings' model lists.
+    announce(&app, &SettingsChanged {});
+    Ok(downloaded.into_iter().map(|d| d.outcome).collect())
 }
 
 // --- templates (issue #6) ------------------------------------------------------------------------
@@ -407,8 +485,15 @@ pub fn discover_models(shell: State<'_, Shell>) -> Result<Vec<DiscoveredModel>> 
 /// validated first.
 #[tauri::command(async)]
 #[specta::specta]
-pub fn import_model(shell: State<'_, Shell>, path: String, name: Option<String>) -> Result<ModelChoice> {
-    Ok(shell.desk.models().import(std::path::Path::new(&path), name.as_deref())?)
+pub fn import_model(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    path: String,
+    name: Option<String>,
+) -> Result<ModelChoice> {
+    let choice = shell.desk.models().import(std::path::Path::new(&path), name.as_deref())?;
+    announce(&app, &SettingsChanged {});
+    Ok(choice)
 }
 
 /// Whether a Hugging Face token is stored (never the token).
@@ -421,6 +506,8 @@ pub fn hub_token_status(shell: State<'_, Shell>) -> Result<HubTokenStatus> {
 /// Store the Hugging Face token in the OS keychain; null or empty removes it.
 #[tauri::command(async)]
 #[specta::specta]
-pub fn set_hub_token(shell: State<'_, Shell>, token: Option<String>) -> Result<HubTokenStatus> {
-    Ok(shell.desk.models().set_hub_token(token.as_deref())?)
+pub fn set_hub_token(app: AppHandle, shell: State<'_, Shell>, token: Option<String>) -> Result<HubTokenStatus> {
+    let status = shell.desk.models().set_hub_token(token.as_deref())?;
+    announce(&app, &SettingsChanged {});
+    Ok(status)
 }

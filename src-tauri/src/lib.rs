@@ -7,6 +7,7 @@
 //! ([`bindings_builder`]); a test fails when the checked-in file is stale.
 
 mod commands;
+pub mod events;
 mod stream;
 
 use std::collections::HashMap;
@@ -92,6 +93,7 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
         .commands(tauri_specta::collect_commands![
             commands::app_info,
             commands::prepare_demo,
+            commands::demo_matter_id,
             commands::list_matters,
             commands::create_matter,
             commands::rename_matter,
@@ -134,6 +136,12 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::import_model,
             commands::hub_token_status,
             commands::set_hub_token,
+        ])
+        .events(tauri_specta::collect_events![
+            events::MattersChanged,
+            events::DocumentsChanged,
+            events::SessionsChanged,
+            events::SettingsChanged,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Throw)
         // One type per Rust type (what the commands send), not separate serialize/deserialize shapes.
@@ -268,6 +276,55 @@ mod tests {
         assert!(invoked.len() >= 40 && invoked.contains("ask"), "{invoked:?}");
         assert_eq!(invoked, built, "collect_commands! and build.rs's COMMANDS differ");
         assert_eq!(invoked, allowed, "collect_commands! and capabilities/main.json differ");
+    }
+
+    /// The UI's tests run against a mocked shell (ui/src/test/fixtures.ts) that announces
+    /// changes as the commands here do: the two tables name the same events for the same
+    /// commands, so a command that starts (or stops) announcing a change fails here until the
+    /// mock does too.
+    #[test]
+    fn the_ui_mock_announces_what_the_commands_announce() {
+        use std::collections::{BTreeMap, BTreeSet};
+        let kebab = |name: &str| {
+            let mut out = String::new();
+            for (i, c) in name.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push('-');
+                }
+                out.push(c.to_ascii_lowercase());
+            }
+            out
+        };
+        let mut shell: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for chunk in include_str!("commands.rs").split("\npub ").skip(1) {
+            let Some(rest) = chunk.strip_prefix("async fn ").or_else(|| chunk.strip_prefix("fn ")) else { continue };
+            let name = rest.split(['(', '<']).next().unwrap().to_owned();
+            let events: BTreeSet<String> = chunk
+                .split("announce(&app, &")
+                .skip(1)
+                .map(|e| kebab(e.split([' ', '{', ')']).next().unwrap()))
+                .collect();
+            if !events.is_empty() {
+                shell.insert(name, events);
+            }
+        }
+        let fixtures = include_str!("../../ui/src/test/fixtures.ts");
+        let table = fixtures.split_once("const announcements").unwrap().1.split_once("\n};").unwrap().0;
+        let helpers = [
+            ("documentsOf", "documents-changed"),
+            ("sessionsOf", "sessions-changed"),
+            ("matters", "matters-changed"),
+            ("settings", "settings-changed"),
+        ];
+        let mut mock: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for line in table.lines().skip(1) {
+            let Some((name, handler)) = line.trim().split_once(':') else { continue };
+            let events: BTreeSet<String> =
+                helpers.iter().filter(|(h, _)| handler.contains(h)).map(|(_, e)| (*e).to_owned()).collect();
+            mock.insert(name.trim().to_owned(), events);
+        }
+        assert!(shell.len() >= 12 && shell.contains_key("ask"), "{shell:?}");
+        assert_eq!(shell, mock, "src-tauri/src/commands.rs and ui/src/test/fixtures.ts announce differently");
     }
 
     #[test]

@@ -1,17 +1,12 @@
-import { lazy, Suspense, useCallback, useEffect, useRef, useState } from "react";
+import { QueryClientProvider, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense, useCallback, useEffect, useRef, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import {
-  commands,
-  type AskResult,
-  type DocumentRecord,
-  type IngestEvent,
-  type Matter,
-  type SessionSummary,
-} from "./bindings";
+import { commands, type AskResult, type IngestEvent, type Matter } from "./bindings";
 import { MatterView, type MatterTab } from "./components/MatterView";
 import { Sidebar } from "./components/Sidebar";
 import { ToastProvider, useToasts } from "./components/Toasts";
 import { applyIngestEvent, initialProgress, useIngestion, type IngestProgress } from "./lib/ingest";
+import { createQueryClient, queryKeys, useDemoMatterId, useMatters, useSessions, useShellEvents } from "./lib/queries";
 import { useTheme } from "./lib/theme";
 import { channel, onFileDrop } from "./platform";
 
@@ -23,24 +18,37 @@ const TemplatesView = lazy(() => import("./components/TemplatesView").then((m) =
 export default function App() {
   return (
     <ToastProvider>
-      <Shell />
+      <DataLayer>
+        <Shell />
+      </DataLayer>
     </ToastProvider>
   );
+}
+
+/** The query cache of this window; a query that fails says so in a toast. */
+function DataLayer({ children }: { children: ReactNode }) {
+  const toasts = useToasts();
+  const toastsRef = useRef(toasts);
+  toastsRef.current = toasts;
+  const [client] = useState(() => createQueryClient((error) => toastsRef.current.error(error)));
+  return <QueryClientProvider client={client}>{children}</QueryClientProvider>;
 }
 
 function Shell() {
   const { t } = useTranslation();
   const toasts = useToasts();
+  const queryClient = useQueryClient();
   const [theme, setTheme] = useTheme();
-  const [matters, setMatters] = useState<Matter[] | null>(null);
+  const listening = useShellEvents();
+  const mattersQuery = useMatters();
+  const matters = mattersQuery.data ?? (mattersQuery.isError ? [] : null);
+  const demoMatterId = useDemoMatterId();
   const [matterId, setMatterId] = useState<string | null>(null);
   const [view, setView] = useState<"matter" | "settings" | "templates">("matter");
   const [tab, setTab] = useState<MatterTab>("documents");
-  const [documents, setDocuments] = useState<DocumentRecord[] | null>(null);
-  const [sessions, setSessions] = useState<SessionSummary[]>([]);
+  const sessions = useSessions(matterId).data ?? [];
   const [sessionId, setSessionId] = useState<string | null>(null);
   const [demo, setDemo] = useState<IngestProgress | null>(null);
-  const [demoMatterId, setDemoMatterId] = useState<string | null>(null);
   const [demoVisible, setDemoVisible] = useState(false);
   const [dropping, setDropping] = useState(false);
   const ingestion = useIngestion(toasts.error);
@@ -48,46 +56,26 @@ function Shell() {
   const matterRef = useRef(matterId);
   matterRef.current = matterId;
 
-  const loadMatters = useCallback(async (): Promise<Matter[]> => {
-    try {
-      const list = await commands.listMatters();
-      setMatters(list);
-      return list;
-    } catch (error) {
-      toasts.error(error);
-      setMatters((m) => m ?? []);
-      return [];
-    }
-  }, [toasts]);
+  // The selected matter is one that exists: the first one at start-up, after a deletion, or
+  // none when there is none.
+  useEffect(() => {
+    if (!matters) return;
+    if (matterId === null || !matters.some((m) => m.id === matterId)) setMatterId(matters[0]?.id ?? null);
+  }, [matters, matterId]);
 
-  const refreshDocuments = useCallback(() => {
-    const id = matterRef.current;
-    if (!id) return;
-    commands.listDocuments(id).then(
-      (docs) => matterRef.current === id && setDocuments(docs),
-      (error: unknown) => toasts.error(error),
-    );
-  }, [toasts]);
+  // The first screen with its matters is up: this call marks start-up as done (the shell logs
+  // the time, and tests/bench/desktop_startup.py reads it).
+  const started = useRef(false);
+  useEffect(() => {
+    if (matters === null || started.current) return;
+    started.current = true;
+    commands.appInfo().catch(() => undefined);
+  }, [matters]);
 
-  const refreshSessions = useCallback(() => {
-    const id = matterRef.current;
-    if (!id) return;
-    commands.listSessions(id).then(
-      (list) => matterRef.current === id && setSessions(list),
-      (error: unknown) => toasts.error(error),
-    );
-  }, [toasts]);
-
-  // Startup: list the matters, and prepare the demo matter on first run (non-blocking).
+  // First run: prepare the demo matter (non-blocking), once the shell's announcements are heard.
   const demoStarted = useRef(false);
   useEffect(() => {
-    void loadMatters().then((list) => {
-      if (list.length > 0) setMatterId((current) => current ?? list[0].id);
-      // The first screen with its matters is up: this call marks start-up as done (the shell
-      // logs the time, and tests/bench/desktop_startup.py reads it).
-      commands.appInfo().catch(() => undefined);
-    });
-    if (demoStarted.current) return;
+    if (!listening || demoStarted.current) return;
     demoStarted.current = true;
     let progress = initialProgress;
     setDemo(progress);
@@ -97,17 +85,16 @@ function Shell() {
     });
     commands
       .prepareDemo(onEvent)
-      .then(async (matter) => {
+      .then((matter) => {
         if (!matter) return;
-        setDemoMatterId(matter.id);
-        await loadMatters();
+        select(queryClient, matter);
         setMatterId(matter.id);
         setView("matter");
         setTab("chat");
       })
       .catch((error: unknown) => toasts.error(error))
       .finally(() => setDemo(null));
-  }, [loadMatters, toasts]);
+  }, [listening, queryClient, toasts]);
 
   // Show the demo banner only when preparing takes a moment (first run), not for a quick no-op.
   const demoRunning = demo !== null;
@@ -120,19 +107,8 @@ function Shell() {
     return () => window.clearTimeout(timer);
   }, [demoRunning]);
 
-  // A newly selected matter: its documents and chats.
-  useEffect(() => {
-    setDocuments(null);
-    setSessions([]);
-    setSessionId(null);
-    refreshDocuments();
-    refreshSessions();
-  }, [matterId, refreshDocuments, refreshSessions]);
-
-  // Ingestion progressed or finished: the list may have changed.
-  useEffect(() => {
-    if (ingestion.version > 0) refreshDocuments();
-  }, [ingestion.version, refreshDocuments]);
+  // A newly selected matter starts without a chat selected.
+  useEffect(() => setSessionId(null), [matterId]);
 
   const addPaths = useCallback(
     (paths: string[]) => {
@@ -167,7 +143,7 @@ function Shell() {
   const createMatter = async (name: string) => {
     try {
       const matter = await commands.createMatter(name);
-      await loadMatters();
+      select(queryClient, matter);
       setMatterId(matter.id);
       setView("matter");
       setTab("documents");
@@ -179,7 +155,6 @@ function Shell() {
   const renameMatter = async (id: string, name: string) => {
     try {
       await commands.renameMatter(id, name);
-      await loadMatters();
     } catch (error) {
       toasts.error(error);
     }
@@ -188,8 +163,6 @@ function Shell() {
   const deleteMatter = async (id: string) => {
     try {
       await commands.deleteMatter(id);
-      const list = await loadMatters();
-      if (matterRef.current === id) setMatterId(list[0]?.id ?? null);
     } catch (error) {
       toasts.error(error);
     }
@@ -199,7 +172,6 @@ function Shell() {
     if (!matterId) return;
     try {
       await commands.renameSession(matterId, id, title);
-      refreshSessions();
     } catch (error) {
       toasts.error(error);
     }
@@ -210,19 +182,14 @@ function Shell() {
     try {
       await commands.deleteSession(matterId, id);
       if (sessionId === id) setSessionId(null);
-      refreshSessions();
     } catch (error) {
       toasts.error(error);
     }
   };
 
-  const onAsked = useCallback(
-    (result: AskResult, startedIn: string | null) => {
-      refreshSessions();
-      setSessionId((current) => (current === startedIn ? result.session.id : current));
-    },
-    [refreshSessions],
-  );
+  const onAsked = useCallback((result: AskResult, startedIn: string | null) => {
+    setSessionId((current) => (current === startedIn ? result.session.id : current));
+  }, []);
 
   const matter = matters?.find((m) => m.id === matterId) ?? null;
   const session = sessions.find((s) => s.id === sessionId) ?? null;
@@ -279,13 +246,11 @@ function Shell() {
             matter={matter}
             tab={tab}
             onTab={setTab}
-            documents={documents}
-            refreshDocuments={refreshDocuments}
             ingestion={ingestion}
             onAddPaths={addPaths}
             sessionId={sessionId}
             sessionTitle={session?.title ?? null}
-            isDemo={matter.id === demoMatterId || matter.name === "Demo"}
+            isDemo={matter.id === demoMatterId}
             onAsked={onAsked}
           />
         ) : (
@@ -316,5 +281,15 @@ function ScreenLoading() {
       <span className="spinner" aria-hidden="true" />
       <span>{t("common.loading")}</span>
     </div>
+  );
+}
+
+/**
+ * A matter a command just returned (created, or the demo) is in the cached list at once, so that
+ * it can be selected before the shell's matters-changed announcement refetches the list.
+ */
+function select(client: ReturnType<typeof useQueryClient>, matter: Matter) {
+  client.setQueryData<Matter[]>(queryKeys.matters, (list) =>
+    list?.some((m) => m.id === matter.id) ? list : [...(list ?? []), matter],
   );
 }

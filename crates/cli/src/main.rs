@@ -255,8 +255,8 @@ pub(crate) mod exit {
 
 /// The first error in the chain that has a stable code and kind. The exit code and the printed
 /// code both come from it ([`lexdesk_core::ErrorKind::exit_code`]); desk errors keep the code
-/// and kind of the error they wrap. (The types the CLI still meets outside the desk are listed
-/// here; they go with the CLI's remaining direct dependencies, issue #20.)
+/// and kind of the error they wrap. Besides the desk's, the CLI meets a generation stream's
+/// `EngineError`, its own usage errors, configuration errors and the server's.
 fn coded(e: &anyhow::Error) -> Option<&dyn ErrorCode> {
     e.chain().find_map(|c| -> Option<&dyn ErrorCode> {
         if let Some(e) = c.downcast_ref::<lexdesk_desk::DeskError>() {
@@ -266,9 +266,6 @@ fn coded(e: &anyhow::Error) -> Option<&dyn ErrorCode> {
             return Some(e);
         }
         if let Some(e) = c.downcast_ref::<templates::UsageError>() {
-            return Some(e);
-        }
-        if let Some(e) = c.downcast_ref::<lexdesk_models::ModelsError>() {
             return Some(e);
         }
         if let Some(e) = c.downcast_ref::<config::ConfigError>() {

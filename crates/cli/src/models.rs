@@ -1,21 +1,18 @@
 //! `lexdesk models …` (catalog, downloads, import and discovery, hardware fit, choice of model)
-//! and `lexdesk secrets …` (the keychain). A thin adapter over `lexdesk-models`; GGUF headers
-//! are validated with the engine.
+//! and `lexdesk secrets …` (the keychain): printing over `desk.models()` and `desk.secrets()`.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use lexdesk_core::ErrorCode;
-use lexdesk_core::config::{self, Config};
+use lexdesk_core::config::ModelRole;
 use lexdesk_core::generate::CancelToken;
-use lexdesk_core::model::{FitVerdict, ModelKind};
-use lexdesk_models::discover::{self, Discovered};
-use lexdesk_models::fit::{self, Hardware};
-use lexdesk_models::local::{self, Installed, Origin, Removed};
-use lexdesk_models::secrets::{self, Secrets};
-use lexdesk_models::{Catalog, CatalogKind, DownloadEvent, DownloadOptions, DownloadSpec, Downloader};
+use lexdesk_core::model::FitVerdict;
+use lexdesk_desk::{
+    CatalogKind, ChecksumSource, DownloadEvent, DownloadOutcome, DownloadParams, Downloaded, FileProgress, Origin,
+    Removed, SecretBackend,
+};
 use serde::Serialize;
 
 use crate::output::{Out, json};
@@ -171,22 +168,13 @@ pub async fn models_cmd(ctx: &Ctx, out: &mut Out, cmd: &ModelsCommand) -> anyhow
     match cmd {
         ModelsCommand::Inspect { file, json } => inspect(ctx, out, file, *json),
         ModelsCommand::List(a) => list(ctx, out, a),
-        ModelsCommand::Search(a) => search(out, a),
+        ModelsCommand::Search(a) => search(ctx, out, a),
         ModelsCommand::Download(a) => download(ctx, out, a).await,
         ModelsCommand::Import(a) => import(ctx, out, a),
         ModelsCommand::Remove { name } => remove(ctx, out, name),
         ModelsCommand::Recommend(a) => recommend(ctx, out, a),
         ModelsCommand::Use(a) => use_model(ctx, out, a),
     }
-}
-
-fn catalog() -> anyhow::Result<Catalog> {
-    Ok(Catalog::builtin()?)
-}
-
-/// This machine, with the GPUs llama.cpp sees.
-fn hardware(ctx: &Ctx) -> anyhow::Result<Hardware> {
-    Ok(ctx.desk(None, None)?.models().hardware().for_fit())
 }
 
 fn gb(bytes: u64) -> String {
@@ -203,9 +191,9 @@ fn verdict_label(v: FitVerdict) -> &'static str {
 }
 
 fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
-    let catalog = catalog()?;
+    let desk = ctx.desk(None, None)?;
     if a.discover {
-        let found = discover::discover(&discover::Roots::from_env());
+        let found = desk.models().discover_files();
         if a.json {
             return json(out, &found).map(|()| 0);
         }
@@ -225,8 +213,8 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let installed = local::installed(&ctx.home.models_dir(), &config::model_search_path(&ctx.home), &catalog)?;
     if a.installed {
+        let installed = desk.models().installed()?;
         if a.json {
             return json(out, &installed).map(|()| 0);
         }
@@ -248,8 +236,7 @@ fn list(ctx: &Ctx, out: &mut Out, a: &ListArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    let hw = hardware(ctx)?;
-    let rows = lexdesk_models::catalog_entries(&catalog, &hw, &installed, a.kind, a.fit_ctx);
+    let rows = desk.models().catalog_entries(a.kind, a.fit_ctx)?;
     if a.json {
         return json(out, &rows).map(|()| 0);
     }
@@ -287,9 +274,8 @@ fn languages(langs: &[String]) -> String {
     cell
 }
 
-fn search(out: &mut Out, a: &SearchArgs) -> anyhow::Result<u8> {
-    let catalog = catalog()?;
-    let found = catalog.search(&a.query.join(" "), a.kind, a.lang.as_deref());
+fn search(ctx: &Ctx, out: &mut Out, a: &SearchArgs) -> anyhow::Result<u8> {
+    let found = ctx.desk(None, None)?.models().search_catalog(&a.query.join(" "), a.kind, a.lang.as_deref())?;
     if a.json {
         return json(out, &found).map(|()| 0);
     }
@@ -316,70 +302,16 @@ fn search(out: &mut Out, a: &SearchArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// One file to fetch, with what to call it.
-struct Job {
-    spec: DownloadSpec,
-    label: String,
-    kind: Option<CatalogKind>,
-}
-
-fn resolve_jobs(ctx: &Ctx, a: &DownloadArgs, dir: &Path) -> anyhow::Result<Vec<Job>> {
-    let endpoint = lexdesk_models::hub_endpoint(ctx.config.hub.endpoint.as_deref());
-    if a.model.starts_with("http://") || a.model.starts_with("https://") {
-        let url = url_file_name(&a.model);
-        if !url.to_ascii_lowercase().ends_with(".gguf") {
-            return Err(UsageError(format!("`{}` does not name a .gguf file", a.model)).into());
-        }
-        return Ok(vec![Job {
-            spec: DownloadSpec {
-                url: a.model.clone(),
-                dest: dir.join(url),
-                sha256: a.sha256.clone(),
-                size: None,
-                // The hub's token goes to the hub only.
-                bearer: a.model.starts_with(&format!("{endpoint}/")).then(|| hf_token(ctx)).flatten(),
-            },
-            label: url.to_owned(),
-            kind: None,
-        }]);
-    }
-    let (id, quant) = match a.model.split_once(':') {
-        Some((id, q)) => (id, Some(q)),
-        None => (a.model.as_str(), a.quant.as_deref()),
-    };
-    let token = hf_token(ctx);
-    let mut planned = lexdesk_models::plan_download(&catalog()?, id, quant, &endpoint, dir, token.as_deref())?;
-    if let (Some(sha), Some(first)) = (&a.sha256, planned.first_mut()) {
-        first.spec.sha256 = Some(sha.clone());
-    }
-    Ok(planned.into_iter().map(|p| Job { spec: p.spec, label: p.label, kind: Some(p.kind) }).collect())
-}
-
-/// The last path segment of a URL, without query or fragment.
-fn url_file_name(url: &str) -> &str {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-fn hf_token(ctx: &Ctx) -> Option<String> {
-    secrets::hub_token(ctx.home.root())
-}
-
 #[derive(Serialize)]
 struct DownloadJson {
-    downloads: Vec<lexdesk_models::DownloadOutcome>,
-    used_as: Option<&'static str>,
+    downloads: Vec<DownloadOutcome>,
+    used_as: Option<String>,
 }
 
 async fn download(ctx: &Ctx, out: &mut Out, a: &DownloadArgs) -> anyhow::Result<u8> {
-    let dir = a.to.clone().unwrap_or_else(|| ctx.home.models_dir());
-    let jobs = resolve_jobs(ctx, a, &dir)?;
-    let opts = DownloadOptions {
-        read_timeout: std::time::Duration::from_secs(ctx.config.hub.read_timeout_secs.max(1)),
-        retries: ctx.config.hub.retries,
-        ..DownloadOptions::default()
-    };
-    let downloader = Downloader::new(opts)?;
+    let desk = ctx.desk(None, None)?;
+    let params =
+        DownloadParams { id: a.model.clone(), quant: a.quant.clone(), sha256: a.sha256.clone(), to: a.to.clone() };
     let cancel = CancelToken::new();
     let ctrl_c = {
         let cancel = cancel.clone();
@@ -389,96 +321,90 @@ async fn download(ctx: &Ctx, out: &mut Out, a: &DownloadArgs) -> anyhow::Result<
             }
         })
     };
-    let mut outcomes = Vec::new();
-    let mut first_kind = None;
-    let result: anyhow::Result<()> = async {
-        for job in &jobs {
-            let bar = progress_bar(&job.label, a.json);
-            let as_json = a.json;
-            let on_event = |ev: DownloadEvent| {
-                if as_json {
-                    if let Ok(line) = serde_json::to_string(&ev) {
-                        eprintln!("{line}");
-                    }
-                    return;
+    // One progress bar per file (a vision model's projector is a second file).
+    let mut bar: Option<(String, ProgressBar)> = None;
+    let as_json = a.json;
+    let result = desk
+        .models()
+        .download(&params, &cancel, &mut |FileProgress { label, event }| {
+            if as_json {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    eprintln!("{line}");
                 }
-                match ev {
-                    DownloadEvent::Started { total, resumed_from } => {
-                        if let Some(t) = total {
-                            bar.set_length(t);
-                        }
-                        bar.set_position(resumed_from);
-                        if resumed_from > 0 {
-                            bar.println(format!("resuming {} at {}", job.label, gb(resumed_from)));
-                        }
-                    }
-                    DownloadEvent::Progress(p) => {
-                        bar.set_position(p.downloaded);
-                        let eta = p.eta_secs.map(|s| format!(", {}", human_secs(s))).unwrap_or_default();
-                        bar.set_message(format!("{}/s{eta}", gb(p.bytes_per_sec as u64)));
-                    }
-                    DownloadEvent::Retrying { attempt, delay_secs, reason } => {
-                        bar.println(format!("attempt {attempt} failed ({reason}); retrying in {delay_secs:.1} s"));
-                    }
-                    DownloadEvent::Verifying => bar.set_message("verifying sha256"),
+                return;
+            }
+            if bar.as_ref().is_none_or(|(l, _)| *l != label) {
+                if let Some((_, done)) = bar.take() {
+                    done.finish_and_clear();
                 }
-            };
-            let outcome = downloader.download(&job.spec, &cancel, &on_event).await;
-            bar.finish_and_clear();
-            let outcome = outcome?;
-            // The checksum says the bytes are the publisher's; the engine says they are a model
-            // it can load.
-            let inspection = ctx.desk(None, None)?.models().inspect(&outcome.path).with_context(|| {
-                format!("{} was downloaded and verified but is not a usable GGUF", outcome.path.display())
-            })?;
-            if !a.json {
-                out.line(format!(
-                    "{} {} ({}, sha256 {} verified{}{}) — {}, {:?}",
-                    if outcome.already_present { "already present:" } else { "downloaded" },
-                    outcome.path.display(),
-                    gb(outcome.size),
-                    &outcome.sha256[..12],
-                    match outcome.checksum_source {
-                        lexdesk_models::download::ChecksumSource::Given => " against the catalog",
-                        lexdesk_models::download::ChecksumSource::Server => " against the hub's",
-                    },
-                    if outcome.resumed_from > 0 {
-                        format!(", resumed at {}", gb(outcome.resumed_from))
-                    } else {
-                        String::new()
-                    },
-                    inspection.metadata.architecture,
-                    inspection.fit,
-                ))?;
+                bar = Some((label.clone(), progress_bar(&label)));
             }
-            if first_kind.is_none() {
-                first_kind = Some(job.kind.unwrap_or(match inspection.metadata.kind {
-                    ModelKind::Embedding => CatalogKind::Embedding,
-                    _ => CatalogKind::Chat,
-                }));
+            let Some((_, bar)) = &bar else { return };
+            match event {
+                DownloadEvent::Started { total, resumed_from } => {
+                    if let Some(t) = total {
+                        bar.set_length(t);
+                    }
+                    bar.set_position(resumed_from);
+                    if resumed_from > 0 {
+                        bar.println(format!("resuming {label} at {}", gb(resumed_from)));
+                    }
+                }
+                DownloadEvent::Progress(p) => {
+                    bar.set_position(p.downloaded);
+                    let eta = p.eta_secs.map(|s| format!(", {}", human_secs(s))).unwrap_or_default();
+                    bar.set_message(format!("{}/s{eta}", gb(p.bytes_per_sec as u64)));
+                }
+                DownloadEvent::Retrying { attempt, delay_secs, reason } => {
+                    bar.println(format!("attempt {attempt} failed ({reason}); retrying in {delay_secs:.1} s"));
+                }
+                DownloadEvent::Verifying => bar.set_message("verifying sha256"),
             }
-            outcomes.push(outcome);
-        }
-        Ok(())
+        })
+        .await;
+    if let Some((_, done)) = bar.take() {
+        done.finish_and_clear();
     }
-    .await;
     ctrl_c.abort();
-    result?;
+    let downloaded = result?;
+    if !a.json {
+        for Downloaded { outcome, inspection, .. } in &downloaded {
+            out.line(format!(
+                "{} {} ({}, sha256 {} verified{}{}) — {}, {:?}",
+                if outcome.already_present { "already present:" } else { "downloaded" },
+                outcome.path.display(),
+                gb(outcome.size),
+                &outcome.sha256[..12],
+                match outcome.checksum_source {
+                    ChecksumSource::Given => " against the catalog",
+                    ChecksumSource::Server => " against the hub's",
+                },
+                if outcome.resumed_from > 0 {
+                    format!(", resumed at {}", gb(outcome.resumed_from))
+                } else {
+                    String::new()
+                },
+                inspection.metadata.architecture,
+                inspection.fit,
+            ))?;
+        }
+    }
     let mut used_as = None;
     if a.use_it
-        && let (Some(first), Some(kind)) = (outcomes.first(), first_kind)
+        && let Some(first) = downloaded.first()
     {
-        let role = if kind == CatalogKind::Embedding { "embedding" } else { "chat" };
-        let name = first.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let value = if a.to.is_some() { first.path.display().to_string() } else { name };
-        set_model(ctx, role, &value)?;
-        used_as = Some(role);
+        let role = if first.kind == CatalogKind::Embedding { ModelRole::Embedding } else { ModelRole::Chat };
+        let path = &first.outcome.path;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let value = if a.to.is_some() { path.display().to_string() } else { name };
+        desk.models().choose(&value, Some(role))?;
+        used_as = Some(role.to_string());
         if !a.json {
             out.line(format!("now the {role} model (config.toml)"))?;
         }
     }
     if a.json {
-        json(out, &DownloadJson { downloads: outcomes, used_as })?;
+        json(out, &DownloadJson { downloads: downloaded.into_iter().map(|d| d.outcome).collect(), used_as })?;
     }
     Ok(0)
 }
@@ -492,11 +418,8 @@ fn human_secs(s: f64) -> String {
     }
 }
 
-fn progress_bar(label: &str, hidden: bool) -> ProgressBar {
+fn progress_bar(label: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
-    if hidden {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
     bar.set_style(
         ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {bytes}/{total_bytes} {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -518,25 +441,25 @@ struct ImportedJson {
 }
 
 fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
-    let models_dir = ctx.home.models_dir();
     let desk = ctx.desk(None, None)?;
-    let candidates: Vec<(PathBuf, Option<String>, Option<discover::Source>)> = if a.discovered {
-        discover::discover(&discover::Roots::from_env())
+    let candidates: Vec<(PathBuf, Option<String>)> = if a.discovered {
+        desk.models()
+            .discover_files()
             .into_iter()
             .filter(|d| !d.projector)
-            .map(|d: Discovered| (d.path, Some(d.name.replace(['/', ':', '\\'], "_")), Some(d.source)))
+            .map(|d| (d.path, Some(d.name.replace(['/', ':', '\\'], "_"))))
             .collect()
     } else {
         if a.name.is_some() && a.files.len() > 1 {
             return Err(UsageError("--name needs exactly one file".into()).into());
         }
-        a.files.iter().map(|f| (f.clone(), a.name.clone(), None)).collect()
+        a.files.iter().map(|f| (f.clone(), a.name.clone())).collect()
     };
     let mut done = Vec::new();
     let mut failed = 0;
-    for (path, name, source) in candidates {
-        // The engine validates the header (magic, version, metadata, tensor bounds) first.
-        let inspection = match desk.models().inspect(&path) {
+    for (path, name) in candidates {
+        // The header (magic, version, metadata, tensor bounds) is validated first.
+        let imported = match desk.models().import_file(&path, name.as_deref()) {
             Ok(i) => i,
             Err(e) if a.discovered => {
                 eprintln!("skipped {}: error[{}]: {e}", path.display(), e.code());
@@ -545,16 +468,15 @@ fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
             }
             Err(e) => return Err(e.into()),
         };
-        let entry = local::import(&models_dir, &path, name.as_deref(), source)?;
-        let m = &inspection.metadata;
+        let m = &imported.inspection.metadata;
         let row = ImportedJson {
-            name: entry.name,
-            path: entry.path,
+            name: imported.entry.name,
+            path: imported.entry.path,
             architecture: m.architecture.clone(),
             kind: format!("{:?}", m.kind).to_lowercase(),
             parameters: m.parameter_count,
             quantization: m.quantization.clone(),
-            fit: inspection.fit,
+            fit: imported.inspection.fit,
         };
         if !a.json {
             out.line(format!(
@@ -580,7 +502,7 @@ fn import(ctx: &Ctx, out: &mut Out, a: &ImportArgs) -> anyhow::Result<u8> {
 }
 
 fn remove(ctx: &Ctx, out: &mut Out, name: &str) -> anyhow::Result<u8> {
-    match local::remove(&ctx.home.models_dir(), name)? {
+    match ctx.desk(None, None)?.models().remove(name)? {
         Removed::Deleted { path, bytes } => out.line(format!("deleted {} ({} freed)", path.display(), gb(bytes)))?,
         Removed::Unregistered { path } => {
             out.line(format!("forgot {name}; its file {} belongs to another app and was kept", path.display()))?;
@@ -594,25 +516,8 @@ fn remove(ctx: &Ctx, out: &mut Out, name: &str) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-#[derive(Serialize)]
-struct RecommendJson {
-    hardware: Hardware,
-    reserved_ram: u64,
-    default_threads: u32,
-    chat: Option<fit::Recommendation>,
-    embedding: Option<fit::Recommendation>,
-}
-
 fn recommend(ctx: &Ctx, out: &mut Out, a: &RecommendArgs) -> anyhow::Result<u8> {
-    let catalog = catalog()?;
-    let hw = hardware(ctx)?;
-    let rec = RecommendJson {
-        chat: fit::recommend(&catalog, &hw, CatalogKind::Chat, Some(&a.lang), a.fit_ctx),
-        embedding: fit::recommend(&catalog, &hw, CatalogKind::Embedding, Some(&a.lang), a.fit_ctx),
-        reserved_ram: fit::reserved_ram(&hw),
-        default_threads: hw.default_threads(),
-        hardware: hw,
-    };
+    let rec = ctx.desk(None, None)?.models().recommend(&a.lang, a.fit_ctx)?;
     if a.json {
         return json(out, &rec).map(|()| 0);
     }
@@ -656,56 +561,14 @@ fn recommend(ctx: &Ctx, out: &mut Out, a: &RecommendArgs) -> anyhow::Result<u8> 
 }
 
 fn use_model(ctx: &Ctx, out: &mut Out, a: &UseArgs) -> anyhow::Result<u8> {
-    let catalog = catalog()?;
-    let installed = local::installed(&ctx.home.models_dir(), &config::model_search_path(&ctx.home), &catalog)?;
-    let found: Option<&Installed> = installed
-        .iter()
-        .find(|m| m.name == a.model || m.path == Path::new(&a.model))
-        .or_else(|| installed.iter().find(|m| m.catalog_id.as_deref() == Some(a.model.as_str())));
-    let (value, path) = match found {
-        Some(m) => match &m.origin {
-            Origin::Folder { .. } => (m.name.clone(), m.path.clone()),
-            Origin::Imported { .. } => (m.path.display().to_string(), m.path.clone()),
-        },
-        None if Path::new(&a.model).is_file() => {
-            let abs = std::fs::canonicalize(&a.model)?;
-            (abs.display().to_string(), abs)
-        }
-        None if catalog.get(&a.model).is_some() => {
-            return Err(UsageError(format!(
-                "`{}` is in the catalog but not downloaded: `lexdesk models download {} --use`",
-                a.model, a.model
-            ))
-            .into());
-        }
-        None => {
-            return Err(
-                UsageError(format!("no installed model `{}` (`lexdesk models list --installed`)", a.model)).into()
-            );
-        }
+    let role = match a.kind.as_deref() {
+        Some("embedding") => Some(ModelRole::Embedding),
+        Some(_) => Some(ModelRole::Chat),
+        None => None,
     };
-    let inspection = ctx.desk(None, None)?.models().inspect(&path)?;
-    let role = match (a.kind.as_deref(), inspection.metadata.kind) {
-        (Some(k), _) => k,
-        (None, ModelKind::Embedding) => "embedding",
-        (None, _) => "chat",
-    };
-    match (role, inspection.metadata.kind) {
-        ("chat", ModelKind::Embedding) => {
-            return Err(UsageError(format!("{} is an embedding model, not a chat model", path.display())).into());
-        }
-        ("embedding", ModelKind::Chat) if inspection.metadata.pooling.is_none() => {
-            return Err(UsageError(format!(
-                "{} is a chat model without pooling, not an embedding model",
-                path.display()
-            ))
-            .into());
-        }
-        _ => {}
-    }
-    set_model(ctx, role, &value)?;
-    out.line(format!("{value} is now the {role} model ({:?} here)", inspection.fit))?;
-    if role == "embedding" {
+    let chosen = ctx.desk(None, None)?.models().choose(&a.model, role)?;
+    out.line(format!("{} is now the {} model ({:?} here)", chosen.value, chosen.role, chosen.inspection.fit))?;
+    if chosen.role == ModelRole::Embedding {
         eprintln!(
             "note: matters indexed with another embedding model keep their vectors; re-ingest them to search with this one"
         );
@@ -713,48 +576,41 @@ fn use_model(ctx: &Ctx, out: &mut Out, a: &UseArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Write the chat or embedding model into config.toml (the file as written, without the
-/// environment's overrides).
-fn set_model(ctx: &Ctx, role: &str, value: &str) -> anyhow::Result<()> {
-    let mut file = Config::load_file(&ctx.home)?;
-    if role == "embedding" {
-        file.models.embed = value.to_owned();
-    } else {
-        file.models.chat = value.to_owned();
-    }
-    file.save(&ctx.home)?;
-    Ok(())
-}
-
 pub fn secrets_cmd(ctx: &Ctx, out: &mut Out, cmd: &SecretsCommand) -> anyhow::Result<u8> {
-    let store = Secrets::open(ctx.home.root())?;
-    if let Some(w) = store.warning() {
+    let desk = ctx.desk(None, None)?;
+    let secrets = desk.secrets();
+    let (backend, warning) = secrets.store()?;
+    if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
     match cmd {
         SecretsCommand::Set { name } => {
             let value = read_secret(name)?;
-            store.set(name, value.trim())?;
-            out.line(format!("stored {name} in {}", backend_label(&store)))?;
+            secrets.set(name, value.trim())?;
+            out.line(format!("stored {name} in {}", backend_label(&backend)))?;
         }
         SecretsCommand::Check { name } => {
-            let present = store.get(name)?.is_some();
-            out.line(format!("{name}: {} ({})", if present { "stored" } else { "not stored" }, backend_label(&store)))?;
+            let present = secrets.get(name)?.is_some();
+            out.line(format!(
+                "{name}: {} ({})",
+                if present { "stored" } else { "not stored" },
+                backend_label(&backend)
+            ))?;
             return Ok(if present { 0 } else { 1 });
         }
         SecretsCommand::Delete { name } => {
-            let existed = store.delete(name)?;
+            let existed = secrets.delete(name)?;
             out.line(format!("{name}: {}", if existed { "deleted" } else { "was not stored" }))?;
         }
-        SecretsCommand::Status => out.line(backend_label(&store))?,
+        SecretsCommand::Status => out.line(backend_label(&backend))?,
     }
     Ok(0)
 }
 
-fn backend_label(store: &Secrets) -> String {
-    match store.backend() {
-        secrets::Backend::Keychain => "the OS keychain".to_owned(),
-        secrets::Backend::EncryptedFile(p) => format!("the encrypted file {}", p.display()),
+fn backend_label(backend: &SecretBackend) -> String {
+    match backend {
+        SecretBackend::Keychain => "the OS keychain".to_owned(),
+        SecretBackend::EncryptedFile(p) => format!("the encrypted file {}", p.display()),
     }
 }
 

@@ -27,7 +27,9 @@ mod error;
 mod extract;
 mod local_models;
 mod matters;
+mod model_files;
 mod models;
+mod secrets;
 mod settings;
 mod templates;
 mod types;
@@ -68,7 +70,15 @@ pub use lexdesk_service::sessions::SessionTurn;
 pub use lexdesk_templates::{Comparison, ComparisonSummary, DiffLine, Listing};
 pub use local_models::{DiscoveredModel, HubTokenStatus};
 pub use matters::MattersApi;
-pub use models::{DownloadParams, ModelsApi};
+pub use model_files::{Chosen, DownloadParams, Downloaded, FileProgress, Imported, Recommendations};
+pub use models::ModelsApi;
+pub use secrets::SecretsApi;
+// The model catalog's vocabulary, as `lexdesk models` shows it.
+pub use lexdesk_models::discover::Discovered;
+pub use lexdesk_models::fit::{Hardware as MachineFit, Recommendation};
+pub use lexdesk_models::local::{Installed, Origin, Removed};
+pub use lexdesk_models::secrets::Backend as SecretBackend;
+pub use lexdesk_models::{CatalogEntry, CatalogKind, CatalogModel, download::ChecksumSource};
 pub use settings::SettingsApi;
 pub use templates::{
     CompareParams, CompareProgress, ComparisonFormat, EvidenceSource, Notice, RenderParams, RenderView, TemplateView,
@@ -227,6 +237,13 @@ impl Desk {
     #[must_use]
     pub fn templates(&self) -> TemplatesApi<'_> {
         TemplatesApi { desk: self }
+    }
+
+    /// The secret store (OS keychain, or the encrypted-file fallback): hub and remote-engine
+    /// keys.
+    #[must_use]
+    pub fn secrets(&self) -> SecretsApi<'_> {
+        SecretsApi { desk: self }
     }
 
     /// Settings saved to `config.toml`.

@@ -87,24 +87,8 @@ impl ModelsApi<'_> {
     /// # Errors
     /// `FILE_NOT_FOUND`, `NOT_GGUF`, `TRUNCATED`, …; a name already taken.
     pub fn import(self, path: &Path, name: Option<&str>) -> Result<ModelChoice, DeskError> {
-        if !path.is_file() {
-            return Err(DeskError::Io {
-                path: path.to_path_buf(),
-                kind: std::io::ErrorKind::NotFound,
-                message: "no such file".into(),
-            });
-        }
-        let metadata = lexdesk_engine::gguf::read_metadata(path)?;
-        // A file another app keeps is recorded with where it came from and the name it has there.
-        let known = discover::discover(&Roots::from_env())
-            .into_iter()
-            .find(|d| std::fs::canonicalize(&d.path).ok() == std::fs::canonicalize(path).ok());
-        let entry = lexdesk_models::local::import(
-            &self.desk.home.models_dir(),
-            path,
-            name.filter(|n| !n.trim().is_empty()),
-            known.map(|d| d.source),
-        )?;
+        let crate::Imported { entry, inspection } = self.import_file(path, name)?;
+        let metadata = inspection.metadata;
         Ok(ModelChoice {
             file_name: entry.name,
             size_bytes: std::fs::metadata(&entry.path).map_or(0, |m| m.len()),

@@ -4,29 +4,14 @@
 //! `local_models.rs`.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use lexdesk_core::config::{self, Config};
-use lexdesk_core::generate::CancelToken;
 use lexdesk_core::model::LoadOptions;
 use lexdesk_engine::{ChatModel, EmbeddingModel};
-use serde::{Deserialize, Serialize};
 
 use crate::{
-    ChatEngine, Desk, DeskError, DeviceInfo, DownloadEvent, DownloadOutcome, EmbedEngine, Hardware, Inspection, Loaded,
-    ModelCatalog, ModelRef, file_id,
+    ChatEngine, Desk, DeskError, DeviceInfo, EmbedEngine, Hardware, Inspection, Loaded, ModelCatalog, ModelRef, file_id,
 };
-
-/// A catalog model to download ([`ModelsApi::download`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct DownloadParams {
-    /// The catalog id.
-    pub id: String,
-    /// The quantisation (default: the catalog's recommended one).
-    #[serde(default)]
-    pub quant: Option<String>,
-}
 
 /// The models of a desk ([`Desk::models`]).
 #[derive(Debug, Clone, Copy)]
@@ -212,48 +197,5 @@ impl ModelsApi<'_> {
             embedding: recommend(lexdesk_models::CatalogKind::Embedding),
             models_dir: home.models_dir().display().to_string(),
         })
-    }
-
-    /// Download a catalog model (and a vision model's projector) into the models folder,
-    /// resumable and checksum-verified; `cancel` keeps the partial file for the next attempt.
-    /// The downloaded model then appears in the settings' model lists.
-    ///
-    /// # Errors
-    /// Unknown model or quantisation, network, checksum, disk space, cancelled.
-    pub async fn download(
-        &self,
-        params: &DownloadParams,
-        cancel: &CancelToken,
-        progress: &mut (dyn FnMut(DownloadEvent) + Send),
-    ) -> Result<Vec<DownloadOutcome>, DeskError> {
-        let config = self.desk.config();
-        let home = &self.desk.home;
-        let endpoint = lexdesk_models::hub_endpoint(config.hub.endpoint.as_deref());
-        let token = lexdesk_models::secrets::hub_token(home.root());
-        let catalog = lexdesk_models::Catalog::builtin()?;
-        let plan = lexdesk_models::plan_download(
-            &catalog,
-            &params.id,
-            params.quant.as_deref(),
-            &endpoint,
-            &home.models_dir(),
-            token.as_deref(),
-        )?;
-        let downloader = lexdesk_models::Downloader::new(lexdesk_models::DownloadOptions {
-            read_timeout: std::time::Duration::from_secs(config.hub.read_timeout_secs.max(1)),
-            retries: config.hub.retries,
-            ..lexdesk_models::DownloadOptions::default()
-        })?;
-        // The downloader reports from its own tasks; the one callback is taken in turn.
-        let progress = Mutex::new(progress);
-        let report = |e: DownloadEvent| (progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(e);
-        let mut done = Vec::new();
-        for p in plan {
-            let outcome = downloader.download(&p.spec, cancel, &report).await?;
-            // Verified bytes must also be a model llama.cpp can read.
-            lexdesk_engine::inspect(&outcome.path, &self.load_options())?;
-            done.push(outcome);
-        }
-        Ok(done)
     }
 }

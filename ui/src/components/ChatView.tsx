@@ -16,6 +16,7 @@ import { channel, copyText, newJobId, pickSavePath } from "../platform";
 import { AnswerView } from "./AnswerView";
 import type { PanelTarget } from "./PagePanel";
 import { useToasts } from "./Toasts";
+import { Segmented } from "./Segmented";
 
 type Props = {
   matterId: string;
@@ -296,20 +297,16 @@ export function ChatView(props: Props) {
           onKeyDown={onKeyDown}
         />
         <div className="ask-controls">
-          <div className="segmented" role="radiogroup" aria-label={t("chat.mode")}>
-            {(["generate", "extractive"] as const).map((m) => (
-              <button
-                key={m}
-                type="button"
-                role="radio"
-                aria-checked={mode === m}
-                className={mode === m ? "active" : ""}
-                onClick={() => setMode(m)}
-              >
-                {t(m === "generate" ? "chat.modeAnswer" : "chat.modeExtractive")}
-              </button>
-            ))}
-          </div>
+          <Segmented
+            role="radiogroup"
+            label={t("chat.mode")}
+            value={mode}
+            onChange={setMode}
+            options={[
+              { value: "generate", label: t("chat.modeAnswer") },
+              { value: "extractive", label: t("chat.modeExtractive") },
+            ]}
+          />
           <label className="doc-filter">
             <span className="visually-hidden">{t("chat.docFilter")}</span>
             <select value={docFilter} onChange={(e) => setDocFilter(e.target.value)} data-testid="doc-filter">

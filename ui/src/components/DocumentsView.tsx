@@ -12,11 +12,10 @@ type Props = {
   documents: DocumentRecord[] | null;
   ingestion: Ingestion;
   onAddPaths: (paths: string[]) => void;
-  onRemoved: () => void;
   onOpenDocument: (doc: DocumentRecord) => void;
 };
 
-export function DocumentsView({ matterId, documents, ingestion, onAddPaths, onRemoved, onOpenDocument }: Props) {
+export function DocumentsView({ matterId, documents, ingestion, onAddPaths, onOpenDocument }: Props) {
   const { t } = useTranslation();
   const toasts = useToasts();
   const [path, setPath] = useState("");
@@ -53,7 +52,6 @@ export function DocumentsView({ matterId, documents, ingestion, onAddPaths, onRe
     } catch (error) {
       toasts.error(error);
     }
-    onRemoved();
   };
 
   return (

@@ -26,7 +26,6 @@ const found: DiscoveredModel[] = [
 
 describe("models on this machine", () => {
   it("finds other apps' models and uses one in place", async () => {
-    let imported = 0;
     const { calls } = mockCommands({
       discover_models: () => found,
       import_model: () => ({
@@ -37,7 +36,7 @@ describe("models on this machine", () => {
         description: "Qwen2.5 7B · qwen2 · Q4_K_M",
       }),
     });
-    render(<LocalModels onImported={() => (imported += 1)} />);
+    render(<LocalModels />);
     await userEvent.click(screen.getByTestId("discover-models"));
     const rows = await screen.findAllByTestId("discovered-row");
     expect(rows).toHaveLength(2);
@@ -50,7 +49,6 @@ describe("models on this machine", () => {
     await userEvent.click(within(rows[0]).getByRole("button", { name: "Use in place" }));
     await waitFor(() => expect(within(rows[0]).getByText("in use")).toBeInTheDocument());
     expect(calls.find((c) => c.cmd === "import_model")?.args).toEqual({ path: found[0].path, name: null });
-    expect(imported).toBe(1);
   });
 
   it("shows why a file cannot be used", async () => {
@@ -59,7 +57,7 @@ describe("models on this machine", () => {
       import_model: () =>
         Promise.reject({ code: "NOT_GGUF", message: "not a GGUF model: it looks like an HTML, XML or JSON text file" }),
     });
-    render(<LocalModels onImported={() => undefined} />);
+    render(<LocalModels />);
     await userEvent.click(screen.getByTestId("discover-models"));
     await userEvent.click(await screen.findByRole("button", { name: "Use in place" }));
     const alert = await screen.findByTestId("import-error");
@@ -69,7 +67,7 @@ describe("models on this machine", () => {
 
   it("says when nothing was found", async () => {
     mockCommands({ discover_models: () => [] });
-    render(<LocalModels onImported={() => undefined} />);
+    render(<LocalModels />);
     await userEvent.click(screen.getByTestId("discover-models"));
     expect(await screen.findByTestId("discovered-none")).toBeInTheDocument();
   });

@@ -7,7 +7,7 @@ import { useToasts } from "./Toasts";
 import { ErrorLine } from "./ErrorLine";
 
 /** Models already on this machine: other apps' GGUFs used in place, any GGUF by path. */
-export function LocalModels({ onImported }: { onImported: () => void }) {
+export function LocalModels() {
   const { t } = useTranslation();
   const toasts = useToasts();
   const [found, setFound] = useState<DiscoveredModel[] | null>(null);
@@ -33,7 +33,6 @@ export function LocalModels({ onImported }: { onImported: () => void }) {
       const model = await commands.importModel(path, name);
       toasts.info(t("local.imported", { name: model.file_name }));
       setFound((list) => list?.map((m) => (m.path === path ? { ...m, imported: true } : m)) ?? null);
-      onImported();
     } catch (e) {
       setError(toIpcError(e));
     } finally {

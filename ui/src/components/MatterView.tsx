@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
-import type { AskResult, DocumentRecord, Matter } from "../bindings";
+import type { AskResult, Matter } from "../bindings";
 import type { Ingestion } from "../lib/ingest";
+import { useDocuments } from "../lib/queries";
 import { ChatView } from "./ChatView";
 import { DocumentsView } from "./DocumentsView";
 import { PagePanel, type PanelTarget } from "./PagePanel";
@@ -12,8 +13,6 @@ type Props = {
   matter: Matter;
   tab: MatterTab;
   onTab: (tab: MatterTab) => void;
-  documents: DocumentRecord[] | null;
-  refreshDocuments: () => void;
   ingestion: Ingestion;
   onAddPaths: (paths: string[]) => void;
   sessionId: string | null;
@@ -27,6 +26,7 @@ export function MatterView(props: Props) {
   const [panel, setPanel] = useState<PanelTarget | null>(null);
   const closePanel = useCallback(() => setPanel(null), []);
   const { matter, tab } = props;
+  const documents = useDocuments(matter.id).data ?? null;
 
   useEffect(() => setPanel(null), [matter.id]);
 
@@ -62,8 +62,8 @@ export function MatterView(props: Props) {
                 }}
               >
                 {label}
-                {id === "documents" && props.documents && props.documents.length > 0 && (
-                  <span className="tab-count">{props.documents.length}</span>
+                {id === "documents" && documents && documents.length > 0 && (
+                  <span className="tab-count">{documents.length}</span>
                 )}
               </button>
             ))}
@@ -79,10 +79,9 @@ export function MatterView(props: Props) {
         >
           <DocumentsView
             matterId={matter.id}
-            documents={props.documents}
+            documents={documents}
             ingestion={props.ingestion}
             onAddPaths={props.onAddPaths}
-            onRemoved={props.refreshDocuments}
             onOpenDocument={(doc) => setPanel({ docId: doc.id, page: 1, fileName: doc.file_name })}
           />
         </div>
@@ -92,7 +91,7 @@ export function MatterView(props: Props) {
             matterId={matter.id}
             sessionId={props.sessionId}
             sessionTitle={props.sessionTitle}
-            documents={props.documents}
+            documents={documents}
             showSamples={props.isDemo}
             onAsked={props.onAsked}
             onOpenPanel={setPanel}

@@ -59,7 +59,7 @@ const fitClass: Record<FitReport["verdict"], string> = {
 };
 
 /** The curated model catalog: fit on this machine, the recommendation, downloads with progress. */
-export function ModelCatalog(props: { onDownloaded: () => void }) {
+export function ModelCatalog() {
   const { t } = useTranslation();
   const [catalog, setCatalog] = useState<Catalog | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
@@ -95,7 +95,6 @@ export function ModelCatalog(props: { onDownloaded: () => void }) {
       await commands.downloadModel(entry.id, quant, jobId, onEvent);
       setDone(key);
       load();
-      props.onDownloaded();
     } catch (e) {
       setError(toIpcError(e));
     } finally {

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import {
   commands,
@@ -10,6 +10,7 @@ import {
   type SettingsUpdate,
 } from "../bindings";
 import { formatBytes } from "../lib/format";
+import { useSettings } from "../lib/queries";
 import { toIpcError } from "../platform";
 import { HubToken, LocalModels } from "./LocalModels";
 import { ModelCatalog } from "./ModelCatalog";
@@ -67,7 +68,8 @@ function validate(f: Form): string | null {
 export function SettingsView() {
   const { t } = useTranslation();
   const toasts = useToasts();
-  const [settings, setSettings] = useState<Settings | null>(null);
+  const settingsQuery = useSettings();
+  const settings = settingsQuery.data ?? null;
   const [form, setForm] = useState<Form | null>(null);
   const [hardware, setHardware] = useState<Hardware | null>(null);
   const [info, setInfo] = useState<AppInfo | null>(null);
@@ -75,21 +77,17 @@ export function SettingsView() {
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
 
-  const loadSettings = useCallback(() => {
-    commands
-      .getSettings()
-      .then((s) => {
-        setSettings(s);
-        setForm(toForm(s));
-      })
-      .catch((e: unknown) => setError(toIpcError(e)));
-  }, []);
+  // The form shows the settings as read, and again whenever they change (saved here, or a
+  // model downloaded or imported below).
+  useEffect(() => {
+    if (settings) setForm(toForm(settings));
+  }, [settings]);
+  const loadError = settingsQuery.error ? toIpcError(settingsQuery.error) : null;
 
   useEffect(() => {
-    loadSettings();
     commands.hardware().then(setHardware, (e: unknown) => toasts.error(e));
     commands.appInfo().then(setInfo, (e: unknown) => toasts.error(e));
-  }, [toasts, loadSettings]);
+  }, [toasts]);
 
   const set = <K extends keyof Form>(key: K, value: Form[K]) => {
     setSaved(false);
@@ -105,7 +103,6 @@ export function SettingsView() {
     setError(null);
     try {
       const next = await commands.updateSettings(buildUpdate(toForm(settings), form));
-      setSettings(next);
       setForm(toForm(next));
       setSaved(true);
     } catch (err) {
@@ -119,9 +116,7 @@ export function SettingsView() {
     <div className="settings-view">
       <h1>{t("settings.title")}</h1>
 
-      {error && (
-        <ErrorLine error={error} variant="inline" />
-      )}
+      {(error ?? loadError) && <ErrorLine error={(error ?? loadError) as IpcError} variant="inline" />}
 
       {settings && form ? (
         <form className="settings-form" onSubmit={save} noValidate>
@@ -266,8 +261,8 @@ export function SettingsView() {
         )}
       </section>
 
-      <ModelCatalog onDownloaded={loadSettings} />
-      <LocalModels onImported={loadSettings} />
+      <ModelCatalog />
+      <LocalModels />
       <HubToken />
 
       <section className="settings-section" aria-labelledby="about-heading">

@@ -15,6 +15,7 @@ import { pickFile, pickSavePath, toIpcError } from "../platform";
 import { CompareView } from "./CompareView";
 import { ConfirmDialog } from "./ConfirmDialog";
 import { InlineNameInput } from "./InlineNameInput";
+import { Segmented } from "./Segmented";
 import { useToasts } from "./Toasts";
 import { EvidenceMatterSelect, VariableFields } from "./VariableFields";
 import { ErrorLine } from "./ErrorLine";
@@ -128,21 +129,16 @@ export function TemplatesView({ matters }: Props) {
     <div className="templates-view">
       <div className="view-head">
         <h1>{t("templates.title")}</h1>
-        <div className="segmented" role="tablist" aria-label={t("templates.title")}>
-          {(["library", "compare"] as const).map((m) => (
-            <button
-              key={m}
-              type="button"
-              role="tab"
-              aria-selected={mode === m}
-              className={mode === m ? "active" : ""}
-              data-testid={`templates-tab-${m}`}
-              onClick={() => setMode(m)}
-            >
-              {t(m === "library" ? "templates.library" : "templates.compare")}
-            </button>
-          ))}
-        </div>
+        <Segmented
+          role="tablist"
+          label={t("templates.title")}
+          value={mode}
+          onChange={setMode}
+          options={[
+            { value: "library", label: t("templates.library"), testId: "templates-tab-library" },
+            { value: "compare", label: t("templates.compare"), testId: "templates-tab-compare" },
+          ]}
+        />
       </div>
 
       {/* Both stay mounted: a comparison keeps running (and its inputs stay) while the library is open. */}

@@ -85,13 +85,12 @@ export type IngestRunner = (jobId: string, onEvent: Channel<IngestEvent>) => Pro
 export type IngestOutcome = { summary: IngestSummary | null; results: FileResult[]; error: string | null };
 
 /**
- * One ingestion run at a time (add files/folder/path, retry), with its live progress, the
- * last outcome per matter, and a counter that changes whenever the documents list may have.
+ * One ingestion run at a time (add files/folder/path, retry), with its live progress and the
+ * last outcome per matter. The documents list follows from the shell's documents-changed events.
  */
 export function useIngestion(onError: (error: unknown) => void) {
   const [run, setRun] = useState<IngestRun | null>(null);
   const [outcomes, setOutcomes] = useState<Record<string, IngestOutcome>>({});
-  const [version, setVersion] = useState(0);
   const running = useRef(false);
 
   const start = useCallback(
@@ -108,7 +107,6 @@ export function useIngestion(onError: (error: unknown) => void) {
       const onEvent = channel<IngestEvent>((event) => {
         progress = applyIngestEvent(progress, event);
         setRun({ matterId, jobId, progress });
-        if (event.event === "file" || event.event === "committed") setVersion((v) => v + 1);
       });
       try {
         const summary = await runner(jobId, onEvent);
@@ -122,7 +120,6 @@ export function useIngestion(onError: (error: unknown) => void) {
       } finally {
         running.current = false;
         setRun(null);
-        setVersion((v) => v + 1);
       }
       return true;
     },
@@ -138,7 +135,7 @@ export function useIngestion(onError: (error: unknown) => void) {
     }
   }, [run, onError]);
 
-  return { run, outcomes, version, start, cancel };
+  return { run, outcomes, start, cancel };
 }
 
 export type Ingestion = ReturnType<typeof useIngestion>;

@@ -1,3 +1,4 @@
+import { emit } from "@tauri-apps/api/event";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Answer, Citation, DocumentRecord, Matter, Passage, SessionTurn } from "../bindings";
 
@@ -93,12 +94,45 @@ export function turn(a: Answer, question = "How much notice is needed?"): Sessio
 }
 
 type Handler = (args: Record<string, unknown>) => unknown;
+type Args = Record<string, unknown>;
+
+const documentsOf = (args: Args) => [["documents-changed", { matter_id: args.matterId }]] as const;
+const sessionsOf = (args: Args) => [["sessions-changed", { matter_id: args.matterId }]] as const;
+const matters = () => [["matters-changed", {}]] as const;
+const settings = () => [["settings-changed", {}]] as const;
+
+/**
+ * What the shell announces after each command that changes data, as src-tauri/src/commands.rs
+ * does (there, an ingestion also announces each finished file while it runs).
+ */
+const announcements: Record<string, (args: Args, result: unknown) => readonly (readonly [string, unknown])[]> = {
+  prepare_demo: (_args, result) => (result ? [...matters(), ...documentsOf({ matterId: (result as Matter).id })] : []),
+  create_matter: matters,
+  rename_matter: matters,
+  delete_matter: matters,
+  add_documents: documentsOf,
+  retry_document: documentsOf,
+  remove_document: documentsOf,
+  ask: sessionsOf,
+  rename_session: sessionsOf,
+  delete_session: sessionsOf,
+  update_settings: settings,
+  download_model: settings,
+  import_model: settings,
+  set_hub_token: settings,
+};
+
+/** Announce a change as the shell would (e.g. a file finished during an ingestion). */
+export async function announce(event: string, payload: unknown): Promise<void> {
+  await emit(event, payload);
+}
 
 /** Mocks the IPC by command name; unknown commands fail like the Rust side would. */
 export function mockCommands(handlers: Record<string, Handler>): { calls: { cmd: string; args: Record<string, unknown> }[] } {
   const calls: { cmd: string; args: Record<string, unknown> }[] = [];
   const defaults: Record<string, Handler> = {
     prepare_demo: () => null,
+    demo_matter_id: () => null,
     list_matters: () => [matter],
     list_documents: () => [],
     list_sessions: () => [],
@@ -106,12 +140,20 @@ export function mockCommands(handlers: Record<string, Handler>): { calls: { cmd:
     hub_token_status: () => ({ stored: false, from_environment: false, backend: "keychain", message: null }),
     model_catalog: () => ({ entries: [], chat: null, embedding: null, models_dir: "/home/u/.lexdesk/models" }),
   };
-  mockIPC((cmd, payload) => {
-    const args = (payload ?? {}) as Record<string, unknown>;
-    calls.push({ cmd, args });
-    const handler = handlers[cmd] ?? defaults[cmd];
-    if (!handler) return Promise.reject({ code: "UNMOCKED", message: `no mock for ${cmd}` });
-    return handler(args);
-  });
+  mockIPC(
+    async (cmd, payload) => {
+      const args = (payload ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args });
+      const handler = handlers[cmd] ?? defaults[cmd];
+      if (!handler) throw { code: "UNMOCKED", message: `no mock for ${cmd}` };
+      const result = await handler(args);
+      for (const [event, data] of announcements[cmd]?.(args, result) ?? []) {
+        // After the reply, as the shell's emit reaches the webview after the command returns.
+        setTimeout(() => void emit(event, data), 0);
+      }
+      return result;
+    },
+    { shouldMockEvents: true },
+  );
   return { calls };
 }

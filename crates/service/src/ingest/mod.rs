@@ -154,9 +154,18 @@ pub enum IngestEvent {
     Optimizing,
 }
 
+impl IngestEvent {
+    /// After this event a listing of the matter's documents may read differently: a file is
+    /// finished (recorded as ingesting, failed or skipped) or a batch was committed.
+    #[must_use]
+    pub fn changes_documents(&self) -> bool {
+        matches!(self, Self::File { .. } | Self::Committed { .. })
+    }
+}
+
 /// The result of a run.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct IngestSummary {
     /// Files looked at.
     pub files: usize,
@@ -240,125 +249,32 @@ where
     let started = Instant::now();
     let inputs = lexdesk_ingest::inputs::collect(paths);
     on_event(IngestEvent::Started { files: inputs.len() });
-    let mut known: HashMap<String, String> = store
+    let known: HashMap<String, String> = store
         .documents()
         .await?
         .into_iter()
         .filter(|d| d.status == DocumentStatus::Indexed)
         .map(|d| (d.id, d.source_path))
         .collect();
-
-    // Stage 1 on a blocking thread; at most two documents wait for embedding.
-    let (tx, mut rx) = mpsc::channel::<Item>(2);
-    let producer_cancel = cancel.clone();
-    let producer_options = options.clone();
-    let producer = tokio::task::spawn_blocking(move || {
-        for (i, input) in inputs.iter().enumerate() {
-            if producer_cancel.is_cancelled() {
-                break;
-            }
-            let item = prepare(i + 1, &input.path, input.explicit, &mut known, counter.as_ref(), &producer_options);
-            if tx.blocking_send(item).is_err() {
-                break;
-            }
-        }
-    });
-
-    let mut summary = IngestSummary {
-        files: 0,
-        indexed: 0,
-        already_indexed: 0,
-        failed: Vec::new(),
-        skipped: 0,
-        pages: 0,
-        ocr_pages: 0,
-        chunks: 0,
-        tokens: 0,
-        bytes: 0,
-        seconds: 0.0,
-        embed_seconds: 0.0,
-        pages_per_second: 0.0,
-        cancelled: false,
-        vector_index: None,
-    };
-    let mut pending = Pending::default();
-    let mut embed_time = Duration::ZERO;
+    let (mut rx, producer) = spawn_preparation(inputs, known, counter, options, cancel);
+    let mut run = Run::default();
     let result: Result<(), IngestError> = async {
         while let Some(item) = rx.recv().await {
-            summary.files += 1;
-            match item {
+            run.summary.files += 1;
+            let finished = match item {
                 Item::Done { index, path, outcome, failed } => {
-                    match &outcome {
-                        FileOutcome::AlreadyIndexed { .. } => summary.already_indexed += 1,
-                        FileOutcome::Skipped { .. } => summary.skipped += 1,
-                        FileOutcome::Failed { code, message } => summary.failed.push(FailedFile {
-                            path: path.clone(),
-                            code: code.clone(),
-                            message: message.clone(),
-                        }),
-                        FileOutcome::Indexed { .. } => {}
-                    }
-                    if let Some(record) = failed {
-                        pending.failed.push(*record);
-                    }
-                    on_event(IngestEvent::File { index, path, outcome });
+                    run.done(index, path, outcome, failed.map(|f| *f), &mut on_event);
+                    true
                 }
-                Item::Prepared(prepared) => {
-                    let Prepared { index, path, document, pages, mut chunks, embed_texts, seconds } = *prepared;
-                    let (n_pages, n_chunks) = (document.page_count, document.chunk_count);
-                    on_event(IngestEvent::Extracted {
-                        index,
-                        path: path.clone(),
-                        pages: n_pages,
-                        ocr_pages: document.ocr_pages,
-                        chunks: n_chunks,
-                        seconds,
-                    });
-                    let (tokens, spent) = embed_chunks(
-                        embedder,
-                        &mut chunks,
-                        &embed_texts,
-                        n_pages,
-                        options,
-                        cancel,
-                        |pages_done, done| {
-                            on_event(IngestEvent::Embedding {
-                                index,
-                                path: path.clone(),
-                                pages_done,
-                                pages: n_pages,
-                                chunks_done: done,
-                                chunks: n_chunks,
-                            });
-                        },
-                    )
-                    .await?;
-                    embed_time += spent;
-                    if cancel.is_cancelled() {
-                        break;
-                    }
-                    summary.indexed += 1;
-                    summary.pages += u64::from(n_pages);
-                    summary.ocr_pages += u64::from(document.ocr_pages);
-                    summary.chunks += u64::from(n_chunks);
-                    summary.tokens += tokens;
-                    summary.bytes += document.size_bytes;
-                    let outcome = FileOutcome::Indexed {
-                        doc_id: document.id.clone(),
-                        pages: n_pages,
-                        ocr_pages: document.ocr_pages,
-                        chunks: n_chunks,
-                        tokens,
-                    };
-                    pending.chunks += chunks.len();
-                    pending.writes.push(DocumentWrite { document, pages, chunks });
-                    on_event(IngestEvent::File { index, path, outcome });
-                }
+                Item::Prepared(prepared) => run.index(*prepared, embedder, options, cancel, &mut on_event).await?,
+            };
+            if !finished {
+                break;
             }
-            if pending.chunks >= options.write_chunks
-                || pending.writes.len() + pending.failed.len() >= options.write_documents
+            if run.pending.chunks >= options.write_chunks
+                || run.pending.writes.len() + run.pending.failed.len() >= options.write_documents
             {
-                flush(store, &mut pending, &mut on_event).await?;
+                flush(store, &mut run.pending, &mut on_event).await?;
             }
             if cancel.is_cancelled() {
                 break;
@@ -373,14 +289,145 @@ where
         tracing::error!("the extraction thread failed: {e}");
     }
     result?;
-    summary.cancelled = cancel.is_cancelled();
-    flush(store, &mut pending, &mut on_event).await?;
-    on_event(IngestEvent::Optimizing);
-    summary.vector_index = Some(store.optimize().await?);
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.embed_seconds = embed_time.as_secs_f64();
-    summary.pages_per_second = if summary.seconds > 0.0 { summary.pages as f64 / summary.seconds } else { 0.0 };
-    Ok(summary)
+    run.summary.cancelled = cancel.is_cancelled();
+    run.finish(store, started, &mut on_event).await
+}
+
+/// Stage 1 on a blocking thread: read, hash, extract and chunk the files one after another; at
+/// most two prepared documents wait for embedding.
+fn spawn_preparation<C: TokenCounter + Send + Sync + 'static>(
+    inputs: Vec<lexdesk_ingest::inputs::Input>,
+    mut known: HashMap<String, String>,
+    counter: Arc<C>,
+    options: &IngestOptions,
+    cancel: &CancelToken,
+) -> (mpsc::Receiver<Item>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel::<Item>(2);
+    let (cancel, options) = (cancel.clone(), options.clone());
+    let producer = tokio::task::spawn_blocking(move || {
+        for (i, input) in inputs.iter().enumerate() {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let item = prepare(i + 1, &input.path, input.explicit, &mut known, counter.as_ref(), &options);
+            if tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    (rx, producer)
+}
+
+/// A run's progress on the async side: the summary so far, the writes waiting for the next
+/// batch, the time spent embedding.
+#[derive(Default)]
+struct Run {
+    summary: IngestSummary,
+    pending: Pending,
+    embed_time: Duration,
+}
+
+impl Run {
+    /// A file that needs no embedding: already indexed, skipped, or failed (its record waits for
+    /// the next batch).
+    fn done(
+        &mut self,
+        index: usize,
+        path: PathBuf,
+        outcome: FileOutcome,
+        failed: Option<lexdesk_core::store::DocumentRecord>,
+        on_event: &mut impl FnMut(IngestEvent),
+    ) {
+        match &outcome {
+            FileOutcome::AlreadyIndexed { .. } => self.summary.already_indexed += 1,
+            FileOutcome::Skipped { .. } => self.summary.skipped += 1,
+            FileOutcome::Failed { code, message } => {
+                self.summary.failed.push(FailedFile {
+                    path: path.clone(),
+                    code: code.clone(),
+                    message: message.clone(),
+                });
+            }
+            FileOutcome::Indexed { .. } => {}
+        }
+        if let Some(record) = failed {
+            self.pending.failed.push(record);
+        }
+        on_event(IngestEvent::File { index, path, outcome });
+    }
+
+    /// Stage 2 for one prepared document: embed its chunks and queue it for the next batch.
+    /// `false` when cancelled before it was complete (it is not written).
+    async fn index<E: Embedder>(
+        &mut self,
+        prepared: Prepared,
+        embedder: &E,
+        options: &IngestOptions,
+        cancel: &CancelToken,
+        on_event: &mut impl FnMut(IngestEvent),
+    ) -> Result<bool, IngestError> {
+        let Prepared { index, path, document, pages, mut chunks, embed_texts, seconds } = prepared;
+        let (n_pages, n_chunks) = (document.page_count, document.chunk_count);
+        on_event(IngestEvent::Extracted {
+            index,
+            path: path.clone(),
+            pages: n_pages,
+            ocr_pages: document.ocr_pages,
+            chunks: n_chunks,
+            seconds,
+        });
+        let (tokens, spent) =
+            embed_chunks(embedder, &mut chunks, &embed_texts, n_pages, options, cancel, |pages_done, done| {
+                on_event(IngestEvent::Embedding {
+                    index,
+                    path: path.clone(),
+                    pages_done,
+                    pages: n_pages,
+                    chunks_done: done,
+                    chunks: n_chunks,
+                });
+            })
+            .await?;
+        self.embed_time += spent;
+        if cancel.is_cancelled() {
+            return Ok(false);
+        }
+        let summary = &mut self.summary;
+        summary.indexed += 1;
+        summary.pages += u64::from(n_pages);
+        summary.ocr_pages += u64::from(document.ocr_pages);
+        summary.chunks += u64::from(n_chunks);
+        summary.tokens += tokens;
+        summary.bytes += document.size_bytes;
+        let outcome = FileOutcome::Indexed {
+            doc_id: document.id.clone(),
+            pages: n_pages,
+            ocr_pages: document.ocr_pages,
+            chunks: n_chunks,
+            tokens,
+        };
+        self.pending.chunks += chunks.len();
+        self.pending.writes.push(DocumentWrite { document, pages, chunks });
+        on_event(IngestEvent::File { index, path, outcome });
+        Ok(true)
+    }
+
+    /// Stage 3's last batch, the indexes brought up to date, and the run's totals.
+    async fn finish<S: ChunkStore>(
+        mut self,
+        store: &S,
+        started: Instant,
+        on_event: &mut impl FnMut(IngestEvent),
+    ) -> Result<IngestSummary, IngestError> {
+        flush(store, &mut self.pending, on_event).await?;
+        on_event(IngestEvent::Optimizing);
+        let summary = &mut self.summary;
+        summary.vector_index = Some(store.optimize().await?);
+        summary.seconds = started.elapsed().as_secs_f64();
+        summary.embed_seconds = self.embed_time.as_secs_f64();
+        summary.pages_per_second = if summary.seconds > 0.0 { summary.pages as f64 / summary.seconds } else { 0.0 };
+        Ok(self.summary)
+    }
 }
 
 /// Stage 2: embed a document's chunks in batches of `embed_batch`, storing each vector on its

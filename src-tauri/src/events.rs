@@ -1,0 +1,39 @@
+//! What changed, announced to the UI: typed events (tauri-specta) after which the UI's query
+//! layer refetches the affected lists (`ui/src/lib/queries.ts`). The UI never refetches by
+//! itself after a command; whoever changes the data (a command, an ingestion in progress, the
+//! first-run demo) says so here.
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Runtime};
+use tauri_specta::Event;
+
+/// Matters were created, renamed or deleted (or the demo matter was prepared).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct MattersChanged {}
+
+/// A matter's documents changed: added, indexed, failed, retried or removed (announced after
+/// each finished file of an ingestion, each committed batch, and the run's end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct DocumentsChanged {
+    /// The matter.
+    pub matter_id: String,
+}
+
+/// A matter's chat sessions changed: a turn was saved, a session renamed or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SessionsChanged {
+    /// The matter.
+    pub matter_id: String,
+}
+
+/// Settings or the models to choose from changed (saved settings, a download, an import, the
+/// hub token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SettingsChanged {}
+
+/// Announce `event`; a window that is gone is not an error of the command that changed the data.
+pub fn announce<R: Runtime, E: Event + Serialize + Clone>(app: &AppHandle<R>, event: &E) {
+    if let Err(e) = event.emit(app) {
+        tracing::debug!("cannot announce a change to the UI: {e}");
+    }
+}
