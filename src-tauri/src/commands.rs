@@ -150,19 +150,8 @@ pub async fn add_documents(
     job_id: String,
     on_event: Channel<IngestEvent>,
 ) -> Result<IngestSummary> {
-    let job = shell.job(&job_id);
-    let mut forward = IngestForwarder::new(on_event);
     let params = IngestParams::Paths(paths.into_iter().map(PathBuf::from).collect());
-    let mut on_event = |e: IngestEvent| {
-        if e.changes_documents() {
-            announce(&app, &DocumentsChanged { matter_id: matter_id.clone() });
-        }
-        forward.send(e);
-    };
-    let result = shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut on_event).await;
-    // The run's end writes what is left: failed files' records, the last batch.
-    announce(&app, &DocumentsChanged { matter_id });
-    Ok(result?)
+    ingestion_job(&app, &shell, matter_id, &params, &job_id, on_event).await
 }
 
 #[tauri::command]
@@ -175,18 +164,30 @@ pub async fn retry_document(
     job_id: String,
     on_event: Channel<IngestEvent>,
 ) -> Result<IngestSummary> {
-    let job = shell.job(&job_id);
+    ingestion_job(&app, &shell, matter_id, &IngestParams::Retry { doc_id }, &job_id, on_event).await
+}
+
+/// An ingestion as a cancellable job: progress on `on_event`; the documents list announced
+/// after each finished file and committed batch, and at the end (which writes what is left:
+/// failed files' records, the last batch).
+async fn ingestion_job(
+    app: &AppHandle,
+    shell: &Shell,
+    matter_id: String,
+    params: &IngestParams,
+    job_id: &str,
+    on_event: Channel<IngestEvent>,
+) -> Result<IngestSummary> {
+    let job = shell.job(job_id);
     let mut forward = IngestForwarder::new(on_event);
-    let params = IngestParams::Retry { doc_id };
-    let mut on_event = |e: IngestEvent| {
+    let mut progress = |e: IngestEvent| {
         if e.changes_documents() {
-            announce(&app, &DocumentsChanged { matter_id: matter_id.clone() });
+            announce(app, &DocumentsChanged { matter_id: matter_id.clone() });
         }
         forward.send(e);
     };
-    let result = shell.desk.documents(&matter_id).ingest(&params, &job.token, &mut on_event).await;
-    // The run's end writes what is left: failed files' records, the last batch.
-    announce(&app, &DocumentsChanged { matter_id });
+    let result = shell.desk.documents(&matter_id).ingest(params, &job.token, &mut progress).await;
+    announce(app, &DocumentsChanged { matter_id });
     Ok(result?)
 }
 

@@ -295,17 +295,35 @@ mod tests {
             }
             out
         };
-        let mut shell: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for chunk in include_str!("commands.rs").split("\npub ").skip(1) {
-            let Some(rest) = chunk.strip_prefix("async fn ").or_else(|| chunk.strip_prefix("fn ")) else { continue };
-            let name = rest.split(['(', '<']).next().unwrap().to_owned();
-            let events: BTreeSet<String> = chunk
-                .split("announce(&app, &")
+        // Every function of commands.rs with the events it announces; a command also announces
+        // what the private helpers it calls announce.
+        let mut functions: Vec<(String, bool, String)> = Vec::new();
+        for line in include_str!("commands.rs").lines() {
+            let public = line.starts_with("pub ");
+            let rest = line.strip_prefix("pub ").unwrap_or(line);
+            if let Some(sig) = rest.strip_prefix("async fn ").or_else(|| rest.strip_prefix("fn ")) {
+                functions.push((sig.split(['(', '<']).next().unwrap().to_owned(), public, String::new()));
+            } else if let Some((_, _, body)) = functions.last_mut() {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        let announced = |body: &str| -> BTreeSet<String> {
+            body.split("announce(")
                 .skip(1)
-                .map(|e| kebab(e.split([' ', '{', ')']).next().unwrap()))
-                .collect();
+                .filter_map(|call| call.split_once(", &").map(|(_, e)| kebab(e.split([' ', '{', ')']).next().unwrap())))
+                .collect()
+        };
+        let mut shell: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, _, body) in functions.iter().filter(|(_, public, _)| *public) {
+            let mut events = announced(body);
+            for (helper, _, helper_body) in functions.iter().filter(|(_, public, _)| !*public) {
+                if body.contains(&format!("{helper}(")) {
+                    events.extend(announced(helper_body));
+                }
+            }
             if !events.is_empty() {
-                shell.insert(name, events);
+                shell.insert(name.clone(), events);
             }
         }
         let fixtures = include_str!("../../ui/src/test/fixtures.ts");
