@@ -58,11 +58,15 @@ impl MattersApi<'_> {
     /// renamed since).
     #[must_use]
     pub fn demo_id(self) -> Option<String> {
+        self.demo().map(|m| m.id)
+    }
+
+    fn demo(self) -> Option<Matter> {
         let recorded = std::fs::read_to_string(self.desk.home.demo_marker()).ok()?;
         let recorded = recorded.trim();
         // Markers written before the id was recorded are empty: the demo is the one of its name.
         let id = if recorded.is_empty() { DEMO_MATTER } else { recorded };
-        self.desk.matters.find(id).ok().map(|m| m.id)
+        self.desk.matters.find(id).ok()
     }
 
     /// The demo matter: created from `demo_dir` (the sample documents) the first time, found
@@ -73,7 +77,7 @@ impl MattersApi<'_> {
     /// # Errors
     /// Creating or ingesting failed.
     pub async fn ensure_demo(
-        &self,
+        self,
         demo_dir: Option<&Path>,
         cancel: &CancelToken,
         progress: &mut (dyn FnMut(IngestEvent) + Send),
@@ -81,7 +85,7 @@ impl MattersApi<'_> {
         let _once = self.desk.demo.lock().await;
         let marker = self.desk.home.demo_marker();
         if marker.exists() {
-            return Ok(self.demo_id().and_then(|id| self.desk.matters.find(&id).ok()));
+            return Ok(self.demo());
         }
         match self.desk.matters.find(DEMO_MATTER) {
             Ok(m) => return Ok(Some(m)),
