@@ -12,6 +12,10 @@ root="$(cd "$here/../.." && pwd)"
 export LEXDESK_DESKTOP_BIN="${LEXDESK_DESKTOP_BIN:-$CARGO_TARGET_DIR/debug/lexdesk-desktop}"
 export LEXDESK_ARTIFACTS="${LEXDESK_ARTIFACTS:-$HOME/.cache/lexdesk/artifacts/desktop}"
 export LEXDESK_DEMO_DIR="$root/assets/demo"
+# The fast plumbing models (the suite checks the app's behaviour, not answer quality); the
+# built-in defaults are checked by the CLI end-to-end tests.
+export LEXDESK_CHAT_MODEL="${LEXDESK_CHAT_MODEL:-SmolLM2-135M-Instruct.Q4_1.gguf}"
+export LEXDESK_EMBED_MODEL="${LEXDESK_EMBED_MODEL:-all-MiniLM-L6-v2-q8_0.gguf}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export LEXDESK_HOME="$work/home"

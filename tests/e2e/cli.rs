@@ -11,8 +11,8 @@ fn lexdesk(home: &tempfile::TempDir) -> Command {
     let mut c = Command::new(lexdesk_bin());
     c.env("LEXDESK_HOME", home.path())
         .env("LEXDESK_MODELS_DIR", models_dir())
-        .env_remove("LEXDESK_CHAT_MODEL")
-        .env_remove("LEXDESK_EMBED_MODEL");
+        .env("LEXDESK_CHAT_MODEL", chat_model())
+        .env("LEXDESK_EMBED_MODEL", embed_model());
     c
 }
 

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use lexdesk_core::ErrorCode;
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::DocumentStatus;
-use lexdesk_desk::{AnswerProgress, AskParams, Desk, DeskOptions, ExportFormat};
-use lexdesk_e2e::{block_on, lexdesk_bin, shared_dir};
+use lexdesk_desk::{AnswerProgress, AskParams, Desk, ExportFormat};
+use lexdesk_e2e::{block_on, shared_dir};
 use lexdesk_service::answer::AnswerMode;
 use lexdesk_service::ingest::IngestEvent;
 
 fn desk(home: &std::path::Path) -> Desk {
-    Desk::open(DeskOptions { home: Some(home.to_path_buf()), worker_program: lexdesk_bin() }).unwrap()
+    lexdesk_e2e::plumbing_desk(home)
 }
 
 #[test]

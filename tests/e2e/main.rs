@@ -10,6 +10,7 @@ mod errors;
 mod extract;
 mod library;
 mod models;
+mod reembed;
 mod server;
 mod store;
 mod templates;

@@ -22,7 +22,7 @@ struct Server {
 
 impl Server {
     async fn start(home: &std::path::Path, config: ServerConfig) -> Self {
-        let desk = Desk::open(DeskOptions { home: Some(home.to_path_buf()), worker_program: lexdesk_bin() }).unwrap();
+        let desk = lexdesk_e2e::plumbing_desk(home);
         let bound = Bound::bind(AppState::new(Arc::new(desk), config)).await.unwrap();
         let addr: SocketAddr = bound.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -79,8 +79,9 @@ class Cluster:
         self.work = work
         self.home = work / "home"
         self.env = dict(os.environ, LEXDESK_HOME=str(self.home), LEXDESK_LOG="warn")
-        self.env.pop("LEXDESK_CHAT_MODEL", None)
-        self.env.pop("LEXDESK_EMBED_MODEL", None)
+        # The fast plumbing models: these tests check the API, not answer quality.
+        self.env["LEXDESK_CHAT_MODEL"] = "SmolLM2-135M-Instruct.Q4_1.gguf"
+        self.env["LEXDESK_EMBED_MODEL"] = "all-MiniLM-L6-v2-q8_0.gguf"
         self.nodes: list[tuple[int, subprocess.Popen]] = []
         self.nginx: subprocess.Popen | None = None
         self.nginx_conf = nginx_conf

@@ -71,10 +71,21 @@ pub fn lexdesk_bin() -> PathBuf {
     bin
 }
 
-/// A `lexdesk` command on a home of its own, with the test models and no model overrides from
-/// the environment.
+/// A `lexdesk` command on a home of its own, on the fast plumbing models (SmolLM2 and MiniLM,
+/// through `LEXDESK_CHAT_MODEL` / `LEXDESK_EMBED_MODEL`): tests of orchestration need real
+/// models, not good ones. [`lexdesk_defaults_in`] runs on the built-in defaults.
 #[must_use]
 pub fn lexdesk_in(home: &std::path::Path) -> std::process::Command {
+    let mut c = lexdesk_defaults_in(home);
+    c.env("LEXDESK_CHAT_MODEL", chat_model()).env("LEXDESK_EMBED_MODEL", embed_model());
+    c
+}
+
+/// A `lexdesk` command on a home of its own with the test models' folder, no model overrides
+/// from the environment: the built-in defaults (Qwen2.5-1.5B and multilingual-e5-small) unless
+/// the home's `config.toml` says otherwise.
+#[must_use]
+pub fn lexdesk_defaults_in(home: &std::path::Path) -> std::process::Command {
     let mut c = std::process::Command::new(lexdesk_bin());
     c.env("LEXDESK_HOME", home)
         .env("LEXDESK_MODELS_DIR", models_dir())
@@ -115,4 +126,20 @@ pub fn shared_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"), PathBuf::from);
     assert!(dir.is_dir(), "shared data folder {} is missing: set LEXDESK_SHARED", dir.display());
     dir
+}
+
+/// A desk on `home` whose configuration (as loaded from the home and the environment) is
+/// pinned to the fast plumbing models, SmolLM2 and MiniLM: tests of orchestration need real
+/// models, not good ones.
+///
+/// # Panics
+/// When the home or its configuration cannot be read.
+#[must_use]
+pub fn plumbing_desk(home: &std::path::Path) -> lexdesk_desk::Desk {
+    let options = lexdesk_desk::DeskOptions { home: Some(home.to_path_buf()), worker_program: lexdesk_bin() };
+    let desk = lexdesk_desk::Desk::open(options).expect("the desk opens");
+    let mut config = desk.settings().configuration();
+    config.models.chat = chat_model().display().to_string();
+    config.models.embed = embed_model().display().to_string();
+    desk.with_config(config)
 }

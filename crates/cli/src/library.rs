@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lexdesk_core::ErrorCode;
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::{DocumentStatus, SearchMode};
-use lexdesk_desk::{FileOutcome, IngestEvent, SearchRequest};
+use lexdesk_desk::{FileOutcome, IngestEvent, ReembedEvent, SearchRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::output::{Out, json};
@@ -39,6 +39,20 @@ pub enum MatterCommand {
     Delete {
         /// Name (or id)
         name: String,
+    },
+    /// Re-embed a matter with the configured embedding model (or --embed-model): its stored
+    /// pages are chunked and embedded again into a new index that replaces the old one when
+    /// complete; nothing is extracted again and no document is lost. Ctrl-C stops it; running
+    /// it again resumes.
+    Reembed {
+        /// Name (or id)
+        name: String,
+        /// Embedding model (path or file name) [default: config / LEXDESK_EMBED_MODEL]
+        #[arg(long)]
+        embed_model: Option<String>,
+        /// Print JSON lines (progress events, then the summary)
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -125,19 +139,36 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
                 name: String,
                 created_at_ms: i64,
                 path: PathBuf,
+                embedder: lexdesk_desk::MatterEmbedder,
             }
-            let list = desk.matters().list()?;
+            let mut rows = Vec::new();
+            for x in desk.matters().list()? {
+                let embedder = desk.matters().embedder(&x.id).await?;
+                rows.push(Row {
+                    path: x.dir.clone(),
+                    id: x.id,
+                    name: x.name,
+                    created_at_ms: x.created_at_ms,
+                    embedder,
+                });
+            }
             if *as_json {
-                let rows: Vec<Row> = list
-                    .into_iter()
-                    .map(|x| Row { path: x.dir.clone(), id: x.id, name: x.name, created_at_ms: x.created_at_ms })
-                    .collect();
                 json(out, &rows)?;
-            } else if list.is_empty() {
+            } else if rows.is_empty() {
                 eprintln!("no matters yet: `lexdesk matter create NAME` or `lexdesk ingest --matter NAME FILES…`");
             } else {
-                for x in list {
-                    out.line(format!("{}\t{}", x.name, x.id))?;
+                for r in rows {
+                    let model = match &r.embedder.built_with {
+                        Some(m) if r.embedder.current => m.display_name(),
+                        Some(m) => format!(
+                            "{} (configured: {}; `lexdesk matter reembed \"{}\"`)",
+                            m.display_name(),
+                            r.embedder.configured,
+                            r.name
+                        ),
+                        None => "no passages yet".into(),
+                    };
+                    out.line(format!("{}\t{}\t{model}", r.name, r.id))?;
                 }
             }
         }
@@ -150,8 +181,82 @@ pub async fn matter(ctx: &Ctx, out: &mut Out, command: &MatterCommand) -> anyhow
             desk.matters().delete(&deleted.id)?;
             out.line(format!("deleted matter `{}`", deleted.name))?;
         }
+        MatterCommand::Reembed { name, embed_model, json: as_json } => {
+            return reembed(ctx, out, name, embed_model.as_deref(), *as_json).await;
+        }
     }
     Ok(0)
+}
+
+async fn reembed(ctx: &Ctx, out: &mut Out, name: &str, embed_model: Option<&str>, as_json: bool) -> anyhow::Result<u8> {
+    let desk = ctx.desk(None, embed_model)?;
+    let matter = desk.matters().find(name)?;
+    let before = desk.matters().embedder(&matter.id).await?;
+    let cancel = CancelToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping after the current document (run it again to resume)…");
+            on_ctrl_c.cancel();
+        }
+    });
+    let target = ProgressDrawTarget::stderr();
+    let bar = ProgressBar::with_draw_target(Some(0), if as_json { ProgressDrawTarget::hidden() } else { target })
+        .with_style(bar_style())
+        .with_prefix("documents");
+    let summary = desk
+        .documents(&matter.id)
+        .reembed(&cancel, &mut |event| {
+            if as_json {
+                if let Ok(s) = serde_json::to_string(&event) {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ignored = writeln!(stdout, "{s}").and_then(|()| stdout.flush());
+                }
+                return;
+            }
+            match event {
+                ReembedEvent::Started { documents, resumed } => {
+                    bar.set_length(documents as u64);
+                    bar.set_position(resumed as u64);
+                }
+                ReembedEvent::Document { index, file_name, chunks, .. } => {
+                    bar.inc(1);
+                    bar.set_message(format!("{file_name}: {chunks} chunks ({index})"));
+                }
+            }
+        })
+        .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    let after = desk.matters().embedder(&matter.id).await?;
+    if as_json {
+        let line = serde_json::json!({ "event": "summary", "summary": summary, "embedder": after });
+        out.line(serde_json::to_string(&line)?)?;
+    } else if summary.documents == 0 && !summary.cancelled {
+        let model = after.built_with.as_ref().map_or_else(|| after.configured.clone(), |m| m.display_name());
+        let was = before.built_with.as_ref().map(lexdesk_desk::EmbedderRecord::display_name);
+        match was {
+            Some(w) if before.current => eprintln!("matter `{}` is already embedded with {w}", matter.name),
+            _ => eprintln!("matter `{}` has no passages yet; it will be embedded with {model}", matter.name),
+        }
+    } else {
+        let model = after.built_with.as_ref().map_or_else(String::new, lexdesk_desk::EmbedderRecord::display_name);
+        eprintln!(
+            "{} documents: {} re-embedded ({} chunks), {} from an earlier run, {} failed ones carried over, in {:.1} s{}",
+            summary.documents,
+            summary.reembedded,
+            summary.chunks,
+            summary.resumed,
+            summary.failed,
+            summary.seconds,
+            if summary.cancelled {
+                format!("; stopped: matter `{}` still uses its old model until it is run again", matter.name)
+            } else {
+                format!("; matter `{}` now uses {model}", matter.name)
+            }
+        );
+    }
+    Ok(if summary.cancelled { 130 } else { 0 })
 }
 
 fn bar_style() -> ProgressStyle {

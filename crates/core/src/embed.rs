@@ -48,6 +48,15 @@ pub trait Embedder: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Embedding>, EngineError>> + Send;
 }
 
+/// Counts tokens the way an embedding model will see a text: chunks are sized with it.
+pub trait TokenCounter {
+    /// Tokens of `text` without the model's special tokens or prefixes.
+    fn count(&self, text: &str) -> usize;
+    /// Tokens the model adds to every document input: special tokens (`[CLS]`, `[SEP]`, BOS,
+    /// EOS) and the family's document prefix (`passage: ` for e5).
+    fn overhead(&self) -> usize;
+}
+
 /// Cosine similarity of two vectors (dot product over the norms; 0 for a zero vector).
 #[must_use]
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

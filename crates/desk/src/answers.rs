@@ -99,7 +99,7 @@ impl AnswersApi<'_> {
         // Full-text retrieval needs no embedding model; the store keeps its own dimensions.
         let embedder = match search_mode {
             SearchMode::Text => None,
-            _ => Some(models.embedding().await?),
+            _ => Some(models.embedding_for(matter).await?),
         };
         let dims = match &embedder {
             Some(e) => e.dimensions(),

@@ -14,7 +14,10 @@ use lexdesk_service::search::{SearchHit, Searcher};
 use lexdesk_store::{LanceStore, StoreOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::{Desk, DeskError, IngestEvent, IngestSummary, Matter, PageView, SearchRequest};
+use crate::{
+    Desk, DeskError, EmbedderRecord, IngestEvent, IngestSummary, Matter, PageView, ReembedEvent, ReembedSummary,
+    SearchRequest,
+};
 
 /// What to ingest ([`DocumentsApi::ingest`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +104,13 @@ impl DocumentsApi<'_> {
         };
         let queue = self.desk.ingest_queue(&matter.id);
         let _turn = queue.lock().await;
-        let counter = Arc::new(self.desk.models().token_counter()?);
-        let embedder = self.desk.models().embedding().await?;
+        let models = self.desk.models();
+        // A matter keeps the model it was built with; a new one takes the configured model.
+        let embedder = models.embedding_for(&matter).await?;
+        let counter = Arc::new(models.token_counter(&embedder)?);
+        if matter.embedder.is_none() {
+            self.desk.matters.set_embedder(&matter.id, models.record_of(&embedder))?;
+        }
         let store =
             LanceStore::open_writer(&matter.store_dir(), embedder.dimensions(), StoreOptions::default()).await?;
         let settings = self.desk.ingest_settings;
@@ -116,6 +124,64 @@ impl DocumentsApi<'_> {
             options.write_documents = n.max(1);
         }
         Ok(lexdesk_service::ingest::ingest(&store, &embedder, counter, &paths, &options, cancel, progress).await?)
+    }
+
+    /// Re-embed the matter with the configured embedding model: every document's stored pages
+    /// are chunked with the model's vocabulary and embedded into a new store beside the old
+    /// one, which keeps answering until the new one is complete and swapped in (nothing is
+    /// extracted again, no document is lost). A cancelled or interrupted run resumes where it
+    /// stopped; a run for another model starts over. A matter already on the configured model
+    /// is left alone.
+    ///
+    /// # Errors
+    /// Unknown matter, the model cannot be loaded, a store failed; documents are being added.
+    pub async fn reembed(
+        self,
+        cancel: &CancelToken,
+        progress: &mut (dyn FnMut(ReembedEvent) + Send),
+    ) -> Result<ReembedSummary, DeskError> {
+        let matter = self.matter()?;
+        let queue = self.desk.ingest_queue(&matter.id);
+        let _turn = queue.lock().await;
+        let models = self.desk.models();
+        let engine = models.embedding().await?;
+        let target = models.record_of(&engine);
+        let next = matter.reembed_dir();
+        let marker = matter.dir.join("reembed.target");
+        let current = models.matter_embedder(&matter).await?;
+        let Some(dims) = LanceStore::stored_dimensions(&matter.store_dir()).await? else {
+            // Nothing embedded yet: the matter simply takes the model.
+            self.desk.matters.set_embedder(&matter.id, target)?;
+            return Ok(ReembedSummary::default());
+        };
+        if current.as_ref().is_some_and(|c| c.same_model(&target)) && !next.exists() {
+            return Ok(ReembedSummary::default());
+        }
+        // A half-built store for another model is of no use.
+        let same_target = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|t| serde_json::from_str::<EmbedderRecord>(&t).ok())
+            .is_some_and(|r| r.same_model(&target));
+        if !same_target {
+            if next.exists() {
+                std::fs::remove_dir_all(&next).map_err(|e| DeskError::io(next.clone(), &e))?;
+            }
+            let text = serde_json::to_string(&target).map_err(|e| DeskError::Internal(e.to_string()))?;
+            std::fs::write(&marker, text).map_err(|e| DeskError::io(marker.clone(), &e))?;
+        }
+        let counter = models.token_counter(&engine)?;
+        let summary = {
+            let from = LanceStore::open_writer(&matter.store_dir(), dims, StoreOptions::default()).await?;
+            let to = LanceStore::open_writer(&next, engine.dimensions(), StoreOptions::default()).await?;
+            let chunk = lexdesk_ingest::ChunkConfig::default();
+            lexdesk_service::ingest::reembed::reembed(&from, &to, &engine, &counter, &chunk, 64, cancel, progress)
+                .await?
+        };
+        if !summary.cancelled {
+            self.desk.matters.swap_reembedded(&matter, &target)?;
+            std::fs::remove_file(&marker).ok();
+        }
+        Ok(summary)
     }
 
     /// Remove a document with its pages and chunks.
@@ -189,7 +255,7 @@ impl DocumentsApi<'_> {
             return Ok(requests.iter().map(|_| Ok(Vec::new())).collect());
         };
         let embedder = match requests.iter().any(|r| r.mode != SearchMode::Text) {
-            true => Some(self.desk.models().embedding().await?),
+            true => Some(self.desk.models().embedding_for(&matter).await?),
             false => None,
         };
         let searcher = Searcher::new(&store, embedder.as_ref()).await?;

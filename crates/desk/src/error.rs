@@ -45,6 +45,16 @@ pub enum DeskError {
     /// Model catalog, downloads, secrets.
     #[error(transparent)]
     Models(#[from] lexdesk_models::ModelsError),
+    /// A matter was built with an embedding model that is no longer available.
+    #[error(
+        "matter `{matter}` was built with the embedding model {model}, which is not available; re-embed it with the current model (`lexdesk matter reembed`, or Re-embed in the app)"
+    )]
+    EmbedderUnavailable {
+        /// The matter.
+        matter: String,
+        /// Its model.
+        model: String,
+    },
     /// The embedding model's tokenizer could not be read.
     #[error("cannot read the embedding tokenizer {path}: {message}")]
     Tokenizer {
@@ -117,6 +127,7 @@ impl DeskError {
 
 lexdesk_core::error_codes!(DeskError {
     Self::Tokenizer { .. } => "TOKENIZER_INVALID", ModelFile;
+    Self::EmbedderUnavailable { .. } => "EMBEDDER_UNAVAILABLE", ModelFile;
     Self::InvalidPath { .. } => "INVALID_PATH", InvalidInput;
     Self::Io { kind: std::io::ErrorKind::NotFound, .. } => "FILE_NOT_FOUND", NotFound;
     Self::Io { kind: std::io::ErrorKind::PermissionDenied, .. } => "PERMISSION_DENIED", Io;

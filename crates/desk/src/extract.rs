@@ -105,7 +105,10 @@ impl Desk {
             worker,
             ocr: if params.ocr { lexdesk_ingest::ocr::Ocr::detect() } else { None },
         });
-        let counter = if params.chunks { Some(self.models().token_counter()?) } else { None };
+        let counter = match params.chunks {
+            true => Some(self.models().token_counter(&self.models().embedding().await?)?),
+            false => None,
+        };
         let inputs = lexdesk_ingest::inputs::collect(&params.files);
         let started = Instant::now();
         let total = inputs.len();

@@ -4,7 +4,22 @@ use std::path::Path;
 
 use lexdesk_core::generate::CancelToken;
 
-use crate::{DEMO_MATTER, Desk, DeskError, IngestEvent, IngestParams, Matter};
+use crate::{DEMO_MATTER, Desk, DeskError, EmbedderRecord, IngestEvent, IngestParams, Matter};
+
+/// A matter's embedding model against the configured one ([`MattersApi::embedder`]).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MatterEmbedder {
+    /// The model its passages are embedded with; `None` for a matter without passages.
+    pub built_with: Option<EmbedderRecord>,
+    /// Whether LexDesk recorded it (false: inferred for a matter built before it did).
+    pub recorded: bool,
+    /// The configured embedding model, for people.
+    pub configured: String,
+    /// Whether the matter is on the configured model (searches load its own model otherwise;
+    /// re-embedding moves it to the configured one).
+    pub current: bool,
+}
 
 /// The matters of a desk ([`Desk::matters`]).
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +67,22 @@ impl MattersApi<'_> {
     /// No such matter, or the matters folder cannot be read.
     pub fn find(self, name_or_id: &str) -> Result<Matter, DeskError> {
         self.desk.matter(name_or_id)
+    }
+
+    /// Which embedding model a matter was built with, against the configured one.
+    ///
+    /// # Errors
+    /// Unknown matter, or its store cannot be read.
+    pub async fn embedder(self, matter_id: &str) -> Result<MatterEmbedder, DeskError> {
+        let matter = self.desk.matter(matter_id)?;
+        let models = self.desk.models();
+        let built_with = models.matter_embedder(&matter).await?;
+        Ok(MatterEmbedder {
+            current: built_with.as_ref().is_none_or(|r| models.is_configured(r)),
+            recorded: matter.embedder.is_some(),
+            built_with,
+            configured: models.configured_embedder_name(),
+        })
     }
 
     /// The id of the demo matter the first run prepared, if it still exists (it may have been

@@ -326,7 +326,11 @@ impl ModelsApi<'_> {
         let mut current = self.desk.config.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         for config in [&mut file, &mut *current] {
             match role {
-                ModelRole::Embedding => value.clone_into(&mut config.models.embed),
+                ModelRole::Embedding => {
+                    value.clone_into(&mut config.models.embed);
+                    // A tokenizer file belonged to the embedder it was set for.
+                    config.models.embed_tokenizer.clear();
+                }
                 _ => value.clone_into(&mut config.models.chat),
             }
         }

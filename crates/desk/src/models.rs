@@ -6,12 +6,60 @@
 use std::path::PathBuf;
 
 use lexdesk_core::config::{self, Config};
+use lexdesk_core::embed::{Embedder, TokenCounter};
 use lexdesk_core::model::LoadOptions;
 use lexdesk_engine::{ChatModel, EmbeddingModel};
+use lexdesk_service::matters::EmbedderRecord;
+use lexdesk_store::LanceStore;
 
 use crate::{
-    ChatEngine, Desk, DeskError, DeviceInfo, EmbedEngine, Hardware, Inspection, Loaded, ModelCatalog, ModelRef, file_id,
+    ChatEngine, Desk, DeskError, DeviceInfo, EmbedEngine, Hardware, Inspection, Loaded, Matter, ModelCatalog, ModelRef,
+    file_id,
 };
+
+/// The built-in default embedding model before LexDesk recorded each matter's model: a matter
+/// without a record whose vectors have [`LEGACY_EMBED_DIMENSIONS`] was built with it.
+pub const LEGACY_EMBED_MODEL: &str = "all-MiniLM-L6-v2-q8_0.gguf";
+/// Its vector size.
+pub const LEGACY_EMBED_DIMENSIONS: usize = 384;
+
+/// What chunks are sized with (see [`ModelsApi::token_counter`]).
+#[derive(Debug)]
+pub(crate) enum ChunkTokens {
+    /// A configured `tokenizer.json`.
+    File(Box<lexdesk_ingest::HfTokenCounter>),
+    /// The local embedding model's own vocabulary.
+    Model(lexdesk_engine::EmbedTokenCounter),
+    /// A remote embedder without a configured tokenizer.
+    Estimated(lexdesk_ingest::EstimatedTokenCounter),
+}
+
+impl ChunkTokens {
+    /// The embedder's own vocabulary, or the estimate for a remote one.
+    pub(crate) fn of(engine: &EmbedEngine) -> Self {
+        match engine {
+            EmbedEngine::Local(model) => Self::Model(model.token_counter()),
+            EmbedEngine::Remote(_) => Self::Estimated(lexdesk_ingest::EstimatedTokenCounter),
+        }
+    }
+}
+
+impl TokenCounter for ChunkTokens {
+    fn count(&self, text: &str) -> usize {
+        match self {
+            Self::File(c) => c.count(text),
+            Self::Model(c) => c.count(text),
+            Self::Estimated(c) => c.count(text),
+        }
+    }
+    fn overhead(&self) -> usize {
+        match self {
+            Self::File(c) => c.overhead(),
+            Self::Model(c) => c.overhead(),
+            Self::Estimated(c) => c.overhead(),
+        }
+    }
+}
 
 /// The models of a desk ([`Desk::models`]).
 #[derive(Debug, Clone, Copy)]
@@ -68,19 +116,121 @@ impl ModelsApi<'_> {
     /// The model is missing or cannot be loaded; the endpoint cannot be reached.
     pub async fn embedding(self) -> Result<EmbedEngine, DeskError> {
         let config = self.desk.config();
-        let (source, path) = match &config.remote.embed {
-            Some(e) => (format!("{e:?}"), None),
+        match &config.remote.embed {
+            Some(e) => self.load_embedding(None, Some(e)).await,
             None => {
                 let path = self.path(config::ModelRole::Embedding, &config.models.embed)?;
-                (format!("{path:?} {:?}", self.embed_options()), Some(path))
+                self.load_embedding(Some(path), None).await
             }
+        }
+    }
+
+    /// The model `matter` was built with (see [`Self::matter_embedder`]): the configured one
+    /// when it is the same, else the matter's own, loaded in its place.
+    ///
+    /// # Errors
+    /// The matter's model is no longer available (`EMBEDDER_UNAVAILABLE`: re-embed the matter),
+    /// or it cannot be loaded.
+    pub(crate) async fn embedding_for(self, matter: &Matter) -> Result<EmbedEngine, DeskError> {
+        let built_with = self.matter_embedder(matter).await?;
+        let Some(record) = built_with.filter(|r| !self.is_configured(r)) else { return self.embedding().await };
+        let unavailable =
+            || DeskError::EmbedderUnavailable { matter: matter.name.clone(), model: record.display_name() };
+        if record.endpoint.is_some() {
+            // Only the configured endpoint has a key and settings; another one cannot be called.
+            return Err(unavailable());
+        }
+        let path = record.path.as_deref().map(PathBuf::from).filter(|p| p.is_file());
+        let path = match path {
+            Some(p) => p,
+            None => self.path(config::ModelRole::Embedding, &record.display_name()).map_err(|_| unavailable())?,
+        };
+        self.load_embedding(Some(path), None).await
+    }
+
+    /// The embedding model `matter` was built with: its record, or for a matter built before
+    /// LexDesk recorded it, the built-in default of that time ([`LEGACY_EMBED_MODEL`], 384
+    /// dimensions) when the store's vectors have that size; `None` for a matter without
+    /// passages (any model will do).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn matter_embedder(self, matter: &Matter) -> Result<Option<EmbedderRecord>, DeskError> {
+        if let Some(r) = &matter.embedder {
+            return Ok(Some(r.clone()));
+        }
+        let dims = LanceStore::stored_dimensions(&matter.store_dir()).await?;
+        Ok(dims.filter(|d| *d == LEGACY_EMBED_DIMENSIONS).map(|d| EmbedderRecord {
+            model: LEGACY_EMBED_MODEL.to_string(),
+            path: None,
+            endpoint: None,
+            dimensions: u32::try_from(d).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// Whether `record` names the configured embedding model (without loading it).
+    pub(crate) fn is_configured(self, record: &EmbedderRecord) -> bool {
+        let config = self.desk.config();
+        match (&config.remote.embed, &record.endpoint) {
+            (Some(e), Some(endpoint)) => &e.url == endpoint && e.model == record.model,
+            (None, None) => {
+                let file = |p: &str| std::path::Path::new(p).file_name().map(std::ffi::OsStr::to_owned);
+                file(&config.models.embed) == file(record.path.as_deref().unwrap_or(&record.model))
+            }
+            _ => false,
+        }
+    }
+
+    /// The record a matter keeps of `engine`.
+    #[must_use]
+    pub fn record_of(self, engine: &EmbedEngine) -> EmbedderRecord {
+        let dimensions = u32::try_from(engine.dimensions()).unwrap_or(u32::MAX);
+        match engine {
+            EmbedEngine::Local(m) => {
+                let path = &m.info().metadata.path;
+                EmbedderRecord {
+                    model: path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+                    path: Some(path.display().to_string()),
+                    endpoint: None,
+                    dimensions,
+                }
+            }
+            EmbedEngine::Remote(r) => EmbedderRecord {
+                model: r.options().model.clone(),
+                path: None,
+                endpoint: Some(r.options().base_url.clone()),
+                dimensions,
+            },
+        }
+    }
+
+    /// The configured embedding model for people: its file name, or `model @ url`.
+    #[must_use]
+    pub fn configured_embedder_name(self) -> String {
+        let config = self.desk.config();
+        match &config.remote.embed {
+            Some(e) => format!("{} @ {}", e.model, e.url),
+            None => std::path::Path::new(&config.models.embed)
+                .file_name()
+                .map_or_else(|| config.models.embed.clone(), |f| f.to_string_lossy().into_owned()),
+        }
+    }
+
+    async fn load_embedding(
+        self,
+        path: Option<PathBuf>,
+        remote: Option<&config::RemoteEndpoint>,
+    ) -> Result<EmbedEngine, DeskError> {
+        let source = match (remote, &path) {
+            (Some(e), _) => format!("{e:?}"),
+            (None, path) => format!("{path:?} {:?}", self.embed_options()),
         };
         let mut slot = self.desk.embedder.lock().await;
         if let Some(l) = slot.as_ref().filter(|l| l.source == source) {
             return Ok(l.model.clone());
         }
         *slot = None;
-        let model = match (&config.remote.embed, path) {
+        let model = match (remote, path) {
             (Some(e), _) => {
                 EmbedEngine::Remote(lexdesk_remote::RemoteEmbedder::connect(self.remote_options(e)?).await?)
             }
@@ -120,12 +270,20 @@ impl ModelsApi<'_> {
         Ok(model)
     }
 
-    /// The tokenizer chunks are sized with: the configured embedder's.
-    pub(crate) fn token_counter(self) -> Result<lexdesk_ingest::HfTokenCounter, DeskError> {
+    /// What chunks for `engine` are sized with: the `tokenizer.json` configured for the
+    /// embedder (`models.embed_tokenizer`) when `engine` is the configured one and one is set,
+    /// else the local model's own vocabulary (through llama.cpp), else, for a remote embedder,
+    /// a conservative estimate.
+    pub(crate) fn token_counter(self, engine: &EmbedEngine) -> Result<ChunkTokens, DeskError> {
         let config: Config = self.desk.config();
-        let tokenizer = self.path(config::ModelRole::Tokenizer, &config.models.embed_tokenizer)?;
-        lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)
-            .map_err(|e| DeskError::Tokenizer { path: tokenizer.clone(), message: e.to_string() })
+        let file = config.models.embed_tokenizer.trim();
+        if !file.is_empty() && self.is_configured(&self.record_of(engine)) {
+            let tokenizer = self.path(config::ModelRole::Tokenizer, file)?;
+            let counter = lexdesk_ingest::HfTokenCounter::from_file(&tokenizer)
+                .map_err(|e| DeskError::Tokenizer { path: tokenizer.clone(), message: e.to_string() })?;
+            return Ok(ChunkTokens::File(Box::new(counter)));
+        }
+        Ok(ChunkTokens::of(engine))
     }
 
     /// The ids of the models loaded now (without waiting for one being loaded): chat, then

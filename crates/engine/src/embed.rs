@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lexdesk_core::EngineError;
-use lexdesk_core::embed::{EmbedRole, Embedder, Embedding, l2_normalize};
+use lexdesk_core::embed::{EmbedRole, Embedder, Embedding, TokenCounter, l2_normalize};
 use lexdesk_core::model::{
     EmbedLanguages, EmbedPrefixes, LoadOptions, ModelKind, ModelMetadata, Pooling, embed_languages, embed_prefixes,
 };
@@ -60,6 +60,32 @@ struct Job {
 pub struct EmbeddingModel {
     jobs: mpsc::UnboundedSender<Job>,
     info: Arc<LoadedEmbedder>,
+    /// The model the worker runs, shared for tokenizing (read-only, thread-safe in llama.cpp).
+    model: Arc<LlamaModel>,
+}
+
+/// Counts tokens with an embedding model's own vocabulary, through llama.cpp's tokenizer
+/// (WordPiece, unigram, BPE: whatever the GGUF declares), so chunks are sized exactly as the
+/// model will see them.
+#[derive(Clone)]
+pub struct EmbedTokenCounter {
+    model: Arc<LlamaModel>,
+    overhead: usize,
+}
+
+impl std::fmt::Debug for EmbedTokenCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedTokenCounter").field("overhead", &self.overhead).finish_non_exhaustive()
+    }
+}
+
+impl TokenCounter for EmbedTokenCounter {
+    fn count(&self, text: &str) -> usize {
+        self.model.vocab().tokenize(text.as_bytes(), false, false).len()
+    }
+    fn overhead(&self) -> usize {
+        self.overhead
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -78,13 +104,25 @@ impl EmbeddingModel {
         let (jobs, info) =
             worker::spawn("embed", path.as_ref(), move |path, ready, jobs| worker_main(&path, &options, ready, jobs))
                 .await?;
-        Ok(Self { jobs, info: Arc::new(info) })
+        let (info, model) = info;
+        Ok(Self { jobs, info: Arc::new(info), model })
     }
 
     /// What was loaded and how.
     #[must_use]
     pub fn info(&self) -> &LoadedEmbedder {
         &self.info
+    }
+
+    /// A token counter with this model's vocabulary; its overhead is the special tokens and the
+    /// document prefix every passage is embedded with.
+    #[must_use]
+    pub fn token_counter(&self) -> EmbedTokenCounter {
+        let vocab = self.model.vocab();
+        let bare = vocab.tokenize(b"a", false, false).len();
+        let input = format!("{}a", self.info.prefixes.document);
+        let full = vocab.tokenize(input.as_bytes(), true, false).len();
+        EmbedTokenCounter { model: Arc::clone(&self.model), overhead: full.saturating_sub(bare) }
     }
 }
 
@@ -110,7 +148,7 @@ impl Embedder for EmbeddingModel {
 fn worker_main(
     path: &Path,
     options: &LoadOptions,
-    ready: oneshot::Sender<Result<LoadedEmbedder, EngineError>>,
+    ready: oneshot::Sender<Result<(LoadedEmbedder, Arc<LlamaModel>), EngineError>>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
 ) {
     let setup = (|| {
@@ -133,6 +171,7 @@ fn worker_main(
         let threads = options.threads.unwrap_or_else(default_threads).max(1);
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
             .map_err(|e| EngineError::LoadFailed { path: path.to_path_buf(), reason: e.to_string() })?;
+        let model = Arc::new(model);
         let info = LoadedEmbedder {
             dimensions: usize::try_from(model.n_embd_out()).unwrap_or(0),
             prefixes: embed_prefixes(&meta.architecture, meta.name.as_deref()),
@@ -175,7 +214,7 @@ fn worker_main(
     };
     let mut worker =
         Worker { model: &model, ctx, batch: LlamaBatch::new(batch as usize, MAX_SEQUENCES as i32), info: info.clone() };
-    if ready.send(Ok(info)).is_err() {
+    if ready.send(Ok((info, Arc::clone(&model)))).is_err() {
         return;
     }
     while let Some(job) = jobs.blocking_recv() {

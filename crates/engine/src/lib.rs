@@ -17,7 +17,7 @@ mod worker;
 
 pub use backend::{DeviceInfo, default_threads, devices};
 pub use chat::{BenchSample, ChatModel, LoadedModel};
-pub use embed::{EmbeddingModel, LoadedEmbedder};
+pub use embed::{EmbedTokenCounter, EmbeddingModel, LoadedEmbedder};
 
 use std::path::Path;
 

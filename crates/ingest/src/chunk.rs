@@ -22,15 +22,10 @@ use serde::{Deserialize, Serialize};
 use crate::normalize::is_cjk;
 use crate::structure::{LineKind, classify};
 
-/// Counts tokens the way the embedding model will.
-pub trait TokenCounter {
-    /// Tokens of `text` without the model's special tokens.
-    fn count(&self, text: &str) -> usize;
-    /// Special tokens the model adds to every input (`[CLS]`, `[SEP]`, BOS, EOS).
-    fn overhead(&self) -> usize;
-}
+pub use lexdesk_core::embed::TokenCounter;
 
-/// A Hugging Face `tokenizer.json` (the embedding model's own tokenizer).
+/// A Hugging Face `tokenizer.json` (configured for an embedder whose vocabulary LexDesk cannot
+/// read itself, e.g. a remote one).
 #[derive(Debug)]
 pub struct HfTokenCounter {
     tokenizer: tokenizers::Tokenizer,
@@ -70,6 +65,26 @@ impl TokenCounter for HfTokenCounter {
     }
     fn overhead(&self) -> usize {
         self.overhead
+    }
+}
+
+/// An estimate for embedders whose vocabulary is unknown (a remote endpoint without a configured
+/// `tokenizer.json`): one token per CJK character and one per three other non-space characters.
+/// It errs on the high side for the tokenizers measured (WordPiece, XLM-R unigram, BPE give one
+/// token per 4–6 English characters), so chunks stay inside the model's context.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EstimatedTokenCounter;
+
+impl TokenCounter for EstimatedTokenCounter {
+    fn count(&self, text: &str) -> usize {
+        let (cjk, other) = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .fold((0usize, 0usize), |(cjk, other), c| if is_cjk(c) { (cjk + 1, other) } else { (cjk, other + 1) });
+        cjk + other.div_ceil(3)
+    }
+    fn overhead(&self) -> usize {
+        2
     }
 }
 

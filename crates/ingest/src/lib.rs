@@ -24,4 +24,6 @@ pub mod office;
 pub mod pdf;
 pub mod structure;
 
-pub use chunk::{Chunk, ChunkConfig, HfTokenCounter, Language, PageText, TokenCounter, chunk_document};
+pub use chunk::{
+    Chunk, ChunkConfig, EstimatedTokenCounter, HfTokenCounter, Language, PageText, TokenCounter, chunk_document,
+};

@@ -418,6 +418,12 @@ impl RemoteEmbedder {
     pub fn id(&self) -> String {
         self.inner.options.model.clone()
     }
+
+    /// The options.
+    #[must_use]
+    pub fn options(&self) -> &RemoteOptions {
+        &self.inner.options
+    }
 }
 
 async fn embed_batch(inner: &Inner, texts: &[String]) -> Result<Vec<(Vec<f32>, u32)>, EngineError> {

@@ -19,9 +19,57 @@ pub struct Matter {
     pub name: String,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at_ms: i64,
+    /// The embedding model its passages were embedded with (`None`: a matter without documents
+    /// yet, or one built before LexDesk recorded it).
+    pub embedder: Option<EmbedderRecord>,
     /// The matter's folder.
     #[serde(skip)]
     pub dir: PathBuf,
+}
+
+/// The embedding model a matter was built with: searching it needs the same model.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedderRecord {
+    /// The model as configured: a GGUF file name or path, or a remote endpoint's model name.
+    pub model: String,
+    /// The resolved file, for a local model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The endpoint, for a remote model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Vector size.
+    pub dimensions: u32,
+}
+
+impl EmbedderRecord {
+    /// Whether both name the same model: the same endpoint and model name, or local files of the
+    /// same name (a file moved to another models folder is the same model).
+    #[must_use]
+    pub fn same_model(&self, other: &Self) -> bool {
+        let file = |r: &Self| {
+            let p = r.path.as_deref().unwrap_or(&r.model);
+            Path::new(p).file_name().map(|f| f.to_string_lossy().into_owned())
+        };
+        self.dimensions == other.dimensions
+            && match (&self.endpoint, &other.endpoint) {
+                (Some(a), Some(b)) => a == b && self.model == other.model,
+                (None, None) => file(self) == file(other),
+                _ => false,
+            }
+    }
+
+    /// For people: the file name, or `model @ endpoint`.
+    #[must_use]
+    pub fn display_name(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("{} @ {e}", self.model),
+            None => Path::new(self.path.as_deref().unwrap_or(&self.model))
+                .file_name()
+                .map_or_else(|| self.model.clone(), |f| f.to_string_lossy().into_owned()),
+        }
+    }
 }
 
 impl Matter {
@@ -30,13 +78,25 @@ impl Matter {
     pub fn store_dir(&self) -> PathBuf {
         self.dir.join("store")
     }
+
+    /// Where a re-embedding builds the matter's next store.
+    #[must_use]
+    pub fn reembed_dir(&self) -> PathBuf {
+        self.dir.join("store.reembed")
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     name: String,
     created_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embedder: Option<EmbedderRecord>,
 }
+
+/// Written when a re-embedding's new store is complete, before the stores are swapped: a crash
+/// during the swap is finished by the next look at the matters.
+const SWAP_FILE: &str = "reembed.done";
 
 /// Failures managing matters.
 #[derive(Debug, thiserror::Error)]
@@ -140,12 +200,16 @@ impl Matters {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io(&manifest)(e)),
             };
-            let m: Manifest = toml::from_str(&text)
+            let mut m: Manifest = toml::from_str(&text)
                 .map_err(|e| MatterError::Corrupt { path: manifest.clone(), message: e.to_string() })?;
+            if let Some(record) = self.finish_swap(&dir, &m)? {
+                m.embedder = Some(record);
+            }
             matters.push(Matter {
                 id: entry.file_name().to_string_lossy().into_owned(),
                 name: m.name,
                 created_at_ms: m.created_at_ms,
+                embedder: m.embedder,
                 dir,
             });
         }
@@ -180,8 +244,8 @@ impl Matters {
         let dir = self.root.join(&id);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let created_at_ms = now_ms();
-        self.write_manifest(&dir, &Manifest { name: name.clone(), created_at_ms })?;
-        Ok(Matter { id, name, created_at_ms, dir })
+        self.write_manifest(&dir, &Manifest { name: name.clone(), created_at_ms, embedder: None })?;
+        Ok(Matter { id, name, created_at_ms, embedder: None, dir })
     }
 
     fn write_manifest(&self, dir: &Path, manifest: &Manifest) -> Result<(), MatterError> {
@@ -204,8 +268,74 @@ impl Matters {
         if self.list()?.iter().any(|m| m.id != matter.id && same_name(&m.name, &new_name)) {
             return Err(MatterError::Exists(new_name));
         }
-        self.write_manifest(&matter.dir, &Manifest { name: new_name.clone(), created_at_ms: matter.created_at_ms })?;
+        let manifest =
+            Manifest { name: new_name.clone(), created_at_ms: matter.created_at_ms, embedder: matter.embedder.clone() };
+        self.write_manifest(&matter.dir, &manifest)?;
         Ok(Matter { name: new_name, ..matter })
+    }
+
+    /// Record the embedding model a matter's passages are embedded with.
+    ///
+    /// # Errors
+    /// Not found; file system failure.
+    pub fn set_embedder(&self, name_or_id: &str, embedder: EmbedderRecord) -> Result<Matter, MatterError> {
+        let matter = self.find(name_or_id)?;
+        let manifest = Manifest {
+            name: matter.name.clone(),
+            created_at_ms: matter.created_at_ms,
+            embedder: Some(embedder.clone()),
+        };
+        self.write_manifest(&matter.dir, &manifest)?;
+        Ok(Matter { embedder: Some(embedder), ..matter })
+    }
+
+    /// Put a completed re-embedding in place: the new store (in [`Matter::reembed_dir`]) becomes
+    /// the matter's store and `embedder` its model; the old store is deleted. Each step can be
+    /// interrupted: the next [`Self::list`] finishes it.
+    ///
+    /// # Errors
+    /// File system failure.
+    pub fn swap_reembedded(&self, matter: &Matter, embedder: &EmbedderRecord) -> Result<Matter, MatterError> {
+        let done = matter.dir.join(SWAP_FILE);
+        let text = serde_json::to_string(embedder)
+            .map_err(|e| MatterError::Corrupt { path: done.clone(), message: e.to_string() })?;
+        let tmp = matter.dir.join(format!("{SWAP_FILE}.tmp"));
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &done).map_err(io(&done))?;
+        let manifest = Manifest { name: matter.name.clone(), created_at_ms: matter.created_at_ms, embedder: None };
+        let record = self.finish_swap(&matter.dir, &manifest)?.unwrap_or_else(|| embedder.clone());
+        Ok(Matter { embedder: Some(record), ..matter.clone() })
+    }
+
+    /// Finish an interrupted swap (see [`Self::swap_reembedded`]); the new embedder when there
+    /// was one to finish.
+    fn finish_swap(&self, dir: &Path, manifest: &Manifest) -> Result<Option<EmbedderRecord>, MatterError> {
+        let done = dir.join(SWAP_FILE);
+        let text = match std::fs::read_to_string(&done) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&done)(e)),
+        };
+        let record: EmbedderRecord = serde_json::from_str(&text)
+            .map_err(|e| MatterError::Corrupt { path: done.clone(), message: e.to_string() })?;
+        let (store, next, old) = (dir.join("store"), dir.join("store.reembed"), dir.join("store.old"));
+        if next.exists() {
+            if store.exists() {
+                std::fs::rename(&store, &old).map_err(io(&store))?;
+            }
+            std::fs::rename(&next, &store).map_err(io(&next))?;
+        }
+        let updated = Manifest {
+            name: manifest.name.clone(),
+            created_at_ms: manifest.created_at_ms,
+            embedder: Some(record.clone()),
+        };
+        self.write_manifest(dir, &updated)?;
+        std::fs::remove_file(&done).map_err(io(&done))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(Some(record))
     }
 
     /// Delete a matter with all its documents. Refused while another process writes to it.

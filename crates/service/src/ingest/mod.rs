@@ -13,6 +13,7 @@
 
 mod commit;
 mod prepare;
+pub mod reembed;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

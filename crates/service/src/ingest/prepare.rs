@@ -80,6 +80,30 @@ pub(super) fn failed_record(id: String, path: &Path, size: u64, code: &str, mess
     }
 }
 
+/// Chunk records (without vectors) of document `id`, and the text each is embedded from.
+pub(crate) fn chunk_records(id: &str, chunks: Vec<lexdesk_ingest::Chunk>) -> (Vec<ChunkRecord>, Vec<String>) {
+    let embed_texts = chunks.iter().map(lexdesk_ingest::Chunk::embed_text).collect();
+    let records = chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| ChunkRecord {
+            id: format!("{id}:{i}"),
+            doc_id: id.to_string(),
+            ordinal: u32::try_from(i).unwrap_or(u32::MAX),
+            page_start: c.page_start,
+            page_end: c.page_end,
+            char_start: u32::try_from(c.char_start).unwrap_or(u32::MAX),
+            char_end: u32::try_from(c.char_end).unwrap_or(u32::MAX),
+            heading_path: c.heading_path,
+            text: c.text,
+            tokens: u32::try_from(c.tokens).unwrap_or(u32::MAX),
+            language: language_str(c.language).into(),
+            vector: Vec::new(),
+        })
+        .collect();
+    (records, embed_texts)
+}
+
 pub(super) fn prepare<C: TokenCounter>(
     index: usize,
     path: &Path,
@@ -165,25 +189,7 @@ pub(super) fn prepare<C: TokenCounter>(
             error: p.error.clone(),
         })
         .collect();
-    let embed_texts = chunks.iter().map(lexdesk_ingest::Chunk::embed_text).collect();
-    let chunks = chunks
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| ChunkRecord {
-            id: format!("{id}:{i}"),
-            doc_id: id.clone(),
-            ordinal: u32::try_from(i).unwrap_or(u32::MAX),
-            page_start: c.page_start,
-            page_end: c.page_end,
-            char_start: u32::try_from(c.char_start).unwrap_or(u32::MAX),
-            char_end: u32::try_from(c.char_end).unwrap_or(u32::MAX),
-            heading_path: c.heading_path,
-            text: c.text,
-            tokens: u32::try_from(c.tokens).unwrap_or(u32::MAX),
-            language: language_str(c.language).into(),
-            vector: Vec::new(),
-        })
-        .collect();
+    let (chunks, embed_texts) = chunk_records(&id, chunks);
     Item::Prepared(Box::new(Prepared {
         index,
         path: path.to_path_buf(),
