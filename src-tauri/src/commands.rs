@@ -12,7 +12,7 @@ use lexdesk_desk::{
 };
 use lexdesk_desk::{
     ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, DownloadParams, FileProgress,
-    IngestEvent, IngestParams, IngestSummary, Listing, Matter, Searched,
+    IngestEvent, IngestParams, IngestSummary, Listing, Matter, MatterEmbedder, ReembedEvent, ReembedSummary, Searched,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -89,10 +89,15 @@ pub async fn prepare_demo(
         // The run's end writes what is left: failed files' records, the last batch.
         announce(&app, &DocumentsChanged { matter_id: id });
     }
-    if demo.as_ref().map(|m| &m.id) != known.as_ref() {
+    // A demo built by an earlier version with another embedding model moves to this one.
+    let migrated = desk.matters().migrate_demo(&CancelToken::new(), &mut |_| {}).await?;
+    if let (Some(_), Some(m)) = (&migrated, &demo) {
+        announce(&app, &DocumentsChanged { matter_id: m.id.clone() });
+    }
+    if demo.as_ref().map(|m| &m.id) != known.as_ref() || migrated.is_some() {
         announce(&app, &MattersChanged {});
     }
-    Ok(demo)
+    Ok(desk.matters().demo_id().and_then(|id| desk.matters().find(&id).ok()))
 }
 
 /// The demo matter's id, if it exists (it may have been renamed).
@@ -188,6 +193,38 @@ async fn ingestion_job(
     };
     let result = shell.desk.documents(&matter_id).ingest(params, &job.token, &mut progress).await;
     announce(app, &DocumentsChanged { matter_id });
+    Ok(result?)
+}
+
+/// Which embedding model a matter was built with, against the configured one.
+#[tauri::command]
+#[specta::specta]
+pub async fn matter_embedder(shell: State<'_, Shell>, matter_id: String) -> Result<MatterEmbedder> {
+    Ok(shell.desk.matters().embedder(&matter_id).await?)
+}
+
+/// Re-embed a matter with the configured embedding model, as a cancellable job (progress on
+/// `on_event`; cancelled runs resume next time). The matter keeps answering with its old model
+/// until the new index is complete.
+#[tauri::command]
+#[specta::specta]
+pub async fn reembed_matter(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    matter_id: String,
+    job_id: String,
+    on_event: Channel<ReembedEvent>,
+) -> Result<ReembedSummary> {
+    let job = shell.job(&job_id);
+    let result = shell
+        .desk
+        .documents(&matter_id)
+        .reembed(&job.token, &mut |e| {
+            on_event.send(e).ok();
+        })
+        .await;
+    announce(&app, &DocumentsChanged { matter_id });
+    announce(&app, &MattersChanged {});
     Ok(result?)
 }
 

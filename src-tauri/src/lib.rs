@@ -102,6 +102,8 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::add_documents,
             commands::retry_document,
             commands::remove_document,
+            commands::matter_embedder,
+            commands::reembed_matter,
             commands::get_page,
             commands::ask,
             commands::cancel_job,

@@ -126,3 +126,39 @@ fn a_matter_without_a_record_is_taken_for_the_old_default() {
         assert_eq!(status.built_with.unwrap().model, lexdesk_desk::LEGACY_EMBED_MODEL);
     });
 }
+
+/// The desktop app's demo matter, built by an earlier version with MiniLM, moves itself to the
+/// configured model (the shell calls this after preparing the demo).
+#[test]
+fn the_demo_matter_migrates_itself_to_the_configured_model() {
+    let home = tempfile::tempdir().unwrap();
+    let demo_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../assets/demo");
+    block_on(async {
+        let old = plumbing_desk(home.path());
+        let demo = old.matters().ensure_demo(Some(&demo_dir), &CancelToken::new(), &mut |_| {}).await.unwrap().unwrap();
+        assert!(old.matters().migrate_demo(&CancelToken::new(), &mut |_| {}).await.unwrap().is_none(), "current");
+        drop(old);
+        let desk = plumbing_desk(home.path());
+        let mut config = desk.settings().configuration();
+        config.models.embed = multilingual_embed_model().display().to_string();
+        let desk = desk.with_config(config);
+        let migrated = desk.matters().migrate_demo(&CancelToken::new(), &mut |_| {}).await.unwrap().expect("migrated");
+        assert_eq!((migrated.documents, migrated.reembedded), (2, 2), "{migrated:?}");
+        let status = desk.matters().embedder(&demo.id).await.unwrap();
+        assert!(status.current, "{status:?}");
+        assert!(desk.matters().migrate_demo(&CancelToken::new(), &mut |_| {}).await.unwrap().is_none());
+        // The Chinese sample contract answers a Chinese query through e5.
+        let hits = desk
+            .documents(&demo.id)
+            .search(&SearchRequest {
+                query: "试用期多长".into(),
+                mode: SearchMode::Hybrid,
+                top_k: 2,
+                doc: None,
+                vector_weight: None,
+            })
+            .await
+            .unwrap();
+        assert!(hits.iter().any(|h| h.doc == "劳动合同示例.md"), "{hits:?}");
+    });
+}

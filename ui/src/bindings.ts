@@ -28,6 +28,14 @@ export const commands = {
 	addDocuments: (matterId: string, paths: string[], jobId: string, onEvent: Channel<IngestEvent>) => __TAURI_INVOKE<IngestSummary>("add_documents", { matterId, paths, jobId, onEvent }),
 	retryDocument: (matterId: string, docId: string, jobId: string, onEvent: Channel<IngestEvent>) => __TAURI_INVOKE<IngestSummary>("retry_document", { matterId, docId, jobId, onEvent }),
 	removeDocument: (matterId: string, docId: string) => __TAURI_INVOKE<null>("remove_document", { matterId, docId }),
+	/**  Which embedding model a matter was built with, against the configured one. */
+	matterEmbedder: (matterId: string) => __TAURI_INVOKE<MatterEmbedder>("matter_embedder", { matterId }),
+	/**
+	 *  Re-embed a matter with the configured embedding model, as a cancellable job (progress on
+	 *  `on_event`; cancelled runs resume next time). The matter keeps answering with its old model
+	 *  until the new index is complete.
+	 */
+	reembedMatter: (matterId: string, jobId: string, onEvent: Channel<ReembedEvent>) => __TAURI_INVOKE<ReembedSummary>("reembed_matter", { matterId, jobId, onEvent }),
 	getPage: (matterId: string, docId: string, page: number) => __TAURI_INVOKE<PageView>("get_page", { matterId, docId, page }),
 	/**
 	 *  Answer a question with verified citations; retrieval and text stream on `on_event`;
@@ -639,6 +647,18 @@ export type DownloadProgress = {
 	eta_secs: number | null,
 };
 
+/**  The embedding model a matter was built with: searching it needs the same model. */
+export type EmbedderRecord = {
+	/**  The model as configured: a GGUF file name or path, or a remote endpoint's model name. */
+	model: string,
+	/**  The resolved file, for a local model. */
+	path?: string | null,
+	/**  The endpoint, for a remote model. */
+	endpoint?: string | null,
+	/**  Vector size. */
+	dimensions: number,
+};
+
 /**
  *  The kinds of failure. Each error code has exactly one; the HTTP status
  *  ([`ErrorKind::http_status`]), the CLI's exit code ([`ErrorKind::exit_code`]) and the desktop
@@ -983,6 +1003,26 @@ export type Matter = {
 	name: string,
 	/**  Creation time, milliseconds since the Unix epoch. */
 	created_at_ms: number,
+	/**
+	 *  The embedding model its passages were embedded with (`None`: a matter without documents
+	 *  yet, or one built before LexDesk recorded it).
+	 */
+	embedder: EmbedderRecord | null,
+};
+
+/**  A matter's embedding model against the configured one ([`MattersApi::embedder`]). */
+export type MatterEmbedder = {
+	/**  The model its passages are embedded with; `None` for a matter without passages. */
+	built_with: EmbedderRecord | null,
+	/**  Whether LexDesk recorded it (false: inferred for a matter built before it did). */
+	recorded: boolean,
+	/**  The configured embedding model, for people. */
+	configured: string,
+	/**
+	 *  Whether the matter is on the configured model (searches load its own model otherwise;
+	 *  re-embedding moves it to the configured one).
+	 */
+	current: boolean,
 };
 
 /**  Matters were created, renamed or deleted (or the demo matter was prepared). */
@@ -1139,6 +1179,43 @@ export type Recommendation = {
 	fit: FitReport,
 	/**  Why this one. */
 	reason: string,
+};
+
+/**  What a re-embedding reports as it goes. */
+export type ReembedEvent = 
+/**  The documents to re-embed are known. */
+{ event: "started"; 
+/**  Documents of the matter. */
+documents: number; 
+/**  Of those, already in the new store from an earlier, interrupted run. */
+resumed: number } | 
+/**  One document is in the new store. */
+{ event: "document"; 
+/**  1-based position among the documents. */
+index: number; 
+/**  Documents in all. */
+total: number; 
+/**  The document's file name. */
+file_name: string; 
+/**  Its chunks with the new model. */
+chunks: number };
+
+/**  What a re-embedding did. */
+export type ReembedSummary = {
+	/**  Documents of the matter. */
+	documents: number,
+	/**  Documents found already re-embedded by an earlier run. */
+	resumed: number,
+	/**  Documents re-embedded by this run. */
+	reembedded: number,
+	/**  Chunks written by this run. */
+	chunks: number,
+	/**  Failed documents carried over with their reasons (they have nothing to embed). */
+	failed: number,
+	/**  Stopped by the caller before the end (what was written stays and is resumed). */
+	cancelled: boolean,
+	/**  Wall time. */
+	seconds: number | null,
 };
 
 /**  What to render. */

@@ -42,7 +42,7 @@ pub struct AskArgs {
     /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
     #[arg(long, short)]
     model: Option<String>,
-    /// Embedding model (must be the one the matter was built with)
+    /// Embedding model for a matter without passages yet (a matter searches with the model it was built with)
     #[arg(long)]
     embed_model: Option<String>,
     /// Print the answer as one JSON object (answer, abstained, citations, unsupported_claims, searched, usage, timings)
@@ -84,6 +84,22 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         json(out, &turn.answer)?;
     } else {
         print_answer(out, &turn.answer, args.mode == AnswerMode::Generate)?;
+        // Which models stand behind the answer.
+        let embedder = desk.matters().embedder(&matter.id).await?;
+        let searched = match (&embedder.built_with, embedder.current) {
+            (Some(m), true) => format!("passages found with {}", m.display_name()),
+            (Some(m), false) => format!(
+                "passages found with {}, the model this matter was built with (configured: {}; `lexdesk matter reembed \"{}\"` moves it)",
+                m.display_name(),
+                embedder.configured,
+                matter.name
+            ),
+            (None, _) => "no passages in this matter yet".into(),
+        };
+        match turn.model.as_deref().filter(|_| args.mode == AnswerMode::Generate) {
+            Some(model) => eprintln!("— answered by {model}; {searched}"),
+            None => eprintln!("— extractive (no chat model); {searched}"),
+        }
     }
     Ok(0)
 }
@@ -159,7 +175,7 @@ pub struct GroundedChatArgs {
     /// Passages retrieved as evidence per question
     #[arg(long, default_value_t = 6, requires = "matter")]
     passages: usize,
-    /// Embedding model (must be the one the matter was built with)
+    /// Embedding model for a matter without passages yet (a matter searches with the model it was built with)
     #[arg(long, requires = "matter")]
     embed_model: Option<String>,
 }

@@ -85,6 +85,24 @@ impl MattersApi<'_> {
         })
     }
 
+    /// The demo matter moves to the configured embedding model by itself: re-embedded when it
+    /// was built with another one (the demo of an earlier version, on MiniLM). `None` when there
+    /// is no demo or it is current.
+    ///
+    /// # Errors
+    /// Loading the model or re-embedding failed (the demo keeps its old model).
+    pub async fn migrate_demo(
+        self,
+        cancel: &CancelToken,
+        progress: &mut (dyn FnMut(crate::ReembedEvent) + Send),
+    ) -> Result<Option<crate::ReembedSummary>, DeskError> {
+        let Some(demo) = self.demo() else { return Ok(None) };
+        if self.embedder(&demo.id).await?.current {
+            return Ok(None);
+        }
+        Ok(Some(self.desk.documents(&demo.id).reembed(cancel, progress).await?))
+    }
+
     /// The id of the demo matter the first run prepared, if it still exists (it may have been
     /// renamed since).
     #[must_use]

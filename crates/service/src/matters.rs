@@ -409,6 +409,53 @@ mod tests {
         matters.delete("busy").unwrap();
     }
 
+    fn record(model: &str) -> EmbedderRecord {
+        EmbedderRecord { model: model.into(), path: None, endpoint: None, dimensions: 384 }
+    }
+
+    #[test]
+    fn a_reembedded_store_is_swapped_in_and_an_interrupted_swap_is_finished_by_the_next_listing() {
+        let home = tempfile::tempdir().unwrap();
+        let matters = Matters::new(home.path().to_path_buf());
+        let m = matters.set_embedder(&matters.create("a").unwrap().id, record("old.gguf")).unwrap();
+        let put = |dir: &Path, what: &str| {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("data"), what).unwrap();
+        };
+        put(&m.store_dir(), "old");
+        put(&m.reembed_dir(), "new");
+        let swapped = matters.swap_reembedded(&m, &record("new.gguf")).unwrap();
+        assert_eq!(swapped.embedder, Some(record("new.gguf")));
+        assert_eq!(std::fs::read_to_string(m.store_dir().join("data")).unwrap(), "new");
+        assert!(!m.reembed_dir().exists() && !m.dir.join("store.old").exists() && !m.dir.join(SWAP_FILE).exists());
+        assert_eq!(matters.find("a").unwrap().embedder, Some(record("new.gguf")));
+
+        // A crash after the old store moved aside and before the new one moved in.
+        put(&m.reembed_dir(), "newer");
+        std::fs::rename(m.store_dir(), m.dir.join("store.old")).unwrap();
+        std::fs::write(m.dir.join(SWAP_FILE), serde_json::to_string(&record("newer.gguf")).unwrap()).unwrap();
+        let listed = matters.list().unwrap();
+        assert_eq!(listed[0].embedder, Some(record("newer.gguf")));
+        assert_eq!(std::fs::read_to_string(m.store_dir().join("data")).unwrap(), "newer");
+        assert!(!m.dir.join("store.old").exists() && !m.dir.join(SWAP_FILE).exists());
+        // Renaming keeps the record.
+        assert_eq!(matters.rename("a", "b").unwrap().embedder, Some(record("newer.gguf")));
+        assert_eq!(matters.find("b").unwrap().embedder, Some(record("newer.gguf")));
+    }
+
+    #[test]
+    fn models_are_the_same_by_file_name_or_endpoint_and_name() {
+        let local = |p: &str| EmbedderRecord { path: Some(p.into()), ..record("e5.gguf") };
+        assert!(local("/a/e5.gguf").same_model(&local("/b/e5.gguf")));
+        assert!(!local("/a/e5.gguf").same_model(&local("/a/minilm.gguf")));
+        let remote = |url: &str| EmbedderRecord { endpoint: Some(url.into()), ..record("bge-m3") };
+        assert!(remote("http://a/v1").same_model(&remote("http://a/v1")));
+        assert!(!remote("http://a/v1").same_model(&remote("http://b/v1")));
+        assert!(!remote("http://a/v1").same_model(&record("bge-m3")));
+        assert_eq!(remote("http://a/v1").display_name(), "bge-m3 @ http://a/v1");
+        assert_eq!(local("/a/e5.gguf").display_name(), "e5.gguf");
+    }
+
     #[test]
     fn a_folder_without_manifest_is_ignored() {
         let home = tempfile::tempdir().unwrap();

@@ -16,12 +16,14 @@ function AnswerMarkdown(props: ComponentProps<typeof Markdown>) {
 
 type Props = {
   answer: Answer;
+  /** The chat model that wrote it (none for an extractive answer). */
+  model?: string | null;
   onOpenCitation: (index: number) => void;
   onCopy: () => void;
 };
 
 /** A finished answer: text with citation chips, its citations, and what backs (or fails) it. */
-export function AnswerView({ answer, onOpenCitation, onCopy }: Props) {
+export function AnswerView({ answer, model, onOpenCitation, onCopy }: Props) {
   const { t } = useTranslation();
   const a = answer;
 
@@ -118,6 +120,7 @@ export function AnswerView({ answer, onOpenCitation, onCopy }: Props) {
       <footer className="answer-footer">
         <span className="muted answer-meta">
           {t(a.mode === "extractive" ? "chat.modeExtractive" : "chat.modeAnswer")} ·{" "}
+          {a.mode !== "extractive" && model ? <span data-testid="answer-model">{model} · </span> : null}
           {t("answer.seconds", { seconds: ((a.timings.total_ms ?? 0) / 1000).toFixed(1) })}
           {a.usage && (a.usage.tokens_per_second ?? 0) > 0 && (
             <> · {t("answer.tokensPerSecond", { rate: (a.usage.tokens_per_second ?? 0).toFixed(1) })}</>

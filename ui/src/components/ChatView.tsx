@@ -11,6 +11,8 @@ import {
   type SessionTurn,
   type TemplateSummary,
 } from "../bindings";
+import { fileNameOf } from "../lib/format";
+import { useSettings } from "../lib/queries";
 import { turnToText } from "../lib/turnText";
 import { channel, copyText, newJobId, pickSavePath } from "../platform";
 import { AnswerView } from "./AnswerView";
@@ -42,6 +44,8 @@ export const SAMPLE_QUESTIONS = ["How much notice is needed to terminate the NDA
 export function ChatView(props: Props) {
   const { matterId, sessionId, documents } = props;
   const { t } = useTranslation();
+  const settings = useSettings().data;
+  const chatModel = settings ? fileNameOf(settings.chat_model) : null;
   const toasts = useToasts();
   const [turns, setTurns] = useState<SessionTurn[] | null>(sessionId ? null : []);
   const [pending, setPending] = useState<Pending | null>(null);
@@ -253,6 +257,7 @@ export function ChatView(props: Props) {
             )}
             <AnswerView
               answer={turn.answer}
+              model={turn.model}
               onOpenCitation={(index) => openCitation(turn, index)}
               onCopy={() => void copy(turnToText(turn, t))}
             />
@@ -337,7 +342,10 @@ export function ChatView(props: Props) {
               </select>
             </label>
           )}
-          <span className="hint muted">{t("chat.enterHint")}</span>
+          <span className="hint muted" data-testid="answering-model">
+            {mode === "generate" && chatModel ? t("chat.answeringModel", { model: chatModel }) + " · " : ""}
+            {t("chat.enterHint")}
+          </span>
           {pending ? (
             <button
               type="button"

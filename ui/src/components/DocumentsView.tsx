@@ -5,6 +5,7 @@ import { fileNameOf, formatBytes, formatSeconds } from "../lib/format";
 import type { FileResult, Ingestion, IngestOutcome, IngestProgress } from "../lib/ingest";
 import { pickFiles, pickFolder } from "../platform";
 import { ConfirmDialog } from "./ConfirmDialog";
+import { EmbedderNotice } from "./EmbedderNotice";
 import { useToasts } from "./Toasts";
 
 type Props = {
@@ -79,6 +80,7 @@ export function DocumentsView({ matterId, documents, ingestion, onAddPaths, onOp
         </form>
       </div>
 
+      <EmbedderNotice matterId={matterId} disabled={busy} />
       {run && <IngestProgressView run={run.progress} onCancel={() => void ingestion.cancel()} />}
       {!run && outcome && <IngestOutcomeView outcome={outcome} />}
 

@@ -12,6 +12,8 @@ import type {
   TemplateView,
 } from "../bindings";
 import { matter, mockCommands } from "../test/fixtures";
+import { QueryClientProvider } from "@tanstack/react-query";
+import { createQueryClient } from "../lib/queries";
 import { ChatView } from "./ChatView";
 import { TemplatesView } from "./TemplatesView";
 
@@ -317,15 +319,17 @@ describe("chat template picker", () => {
       ask: () => Promise.reject({ code: "X", message: "stop here" }),
     });
     render(
-      <ChatView
-        matterId={matter.id}
-        sessionId={null}
-        sessionTitle={null}
-        documents={[]}
-        showSamples={false}
-        onAsked={() => undefined}
-        onOpenPanel={() => undefined}
-      />,
+      <QueryClientProvider client={createQueryClient(() => undefined)}>
+        <ChatView
+          matterId={matter.id}
+          sessionId={null}
+          sessionTitle={null}
+          documents={[]}
+          showSamples={false}
+          onAsked={() => undefined}
+          onOpenPanel={() => undefined}
+        />
+      </QueryClientProvider>,
     );
     const picker = await screen.findByTestId("template-picker");
     const options = within(picker).getAllByRole("option").map((o) => o.textContent);

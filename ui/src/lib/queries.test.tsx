@@ -5,7 +5,7 @@ import App from "../App";
 import type { Matter, Settings } from "../bindings";
 import { announce, doc, matter, mockCommands } from "../test/fixtures";
 
-const other: Matter = { id: "m2", name: "Lease review", created_at_ms: 2 };
+const other: Matter = { id: "m2", name: "Lease review", created_at_ms: 2, embedder: null };
 
 describe("the data layer follows the shell's announcements", () => {
   it("refetches a matter's documents when the shell says they changed, and only then", async () => {
@@ -51,7 +51,7 @@ describe("the data layer follows the shell's announcements", () => {
   });
 
   it("knows the demo matter by the id the desk recorded, even renamed", async () => {
-    const demo: Matter = { id: "demo1", name: "My samples", created_at_ms: 3 };
+    const demo: Matter = { id: "demo1", name: "My samples", created_at_ms: 3, embedder: null };
     mockCommands({ list_matters: () => [demo, matter], demo_matter_id: () => "demo1" });
     render(<App />);
     await userEvent.click(await screen.findByRole("button", { name: "My samples" }));

@@ -10,6 +10,7 @@ import { commands, events } from "../bindings";
 export const queryKeys = {
   matters: ["matters"] as const,
   demoMatter: ["matters", "demo"] as const,
+  matterEmbedder: (matterId: string) => ["matters", "embedder", matterId] as const,
   documents: (matterId: string) => ["documents", matterId] as const,
   sessions: (matterId: string) => ["sessions", matterId] as const,
   settings: ["settings"] as const,
@@ -35,6 +36,11 @@ export function useMatters() {
 /** The demo matter's id, as the desk records it (it survives a rename). */
 export function useDemoMatterId() {
   return useQuery({ queryKey: queryKeys.demoMatter, queryFn: () => commands.demoMatterId() }).data ?? null;
+}
+
+/** The embedding model a matter was built with, against the configured one. */
+export function useMatterEmbedder(matterId: string) {
+  return useQuery({ queryKey: queryKeys.matterEmbedder(matterId), queryFn: () => commands.matterEmbedder(matterId) });
 }
 
 export function useDocuments(matterId: string | null) {
@@ -70,13 +76,18 @@ export function useShellEvents(): boolean {
     let live = true;
     const subscriptions = [
       events.mattersChanged.listen(() => void client.invalidateQueries({ queryKey: queryKeys.matters })),
-      events.documentsChanged.listen(
-        (e) => void client.invalidateQueries({ queryKey: queryKeys.documents(e.payload.matter_id) }),
-      ),
+      events.documentsChanged.listen((e) => {
+        void client.invalidateQueries({ queryKey: queryKeys.documents(e.payload.matter_id) });
+        void client.invalidateQueries({ queryKey: queryKeys.matterEmbedder(e.payload.matter_id) });
+      }),
       events.sessionsChanged.listen(
         (e) => void client.invalidateQueries({ queryKey: queryKeys.sessions(e.payload.matter_id) }),
       ),
-      events.settingsChanged.listen(() => void client.invalidateQueries({ queryKey: queryKeys.settings })),
+      events.settingsChanged.listen(() => {
+        void client.invalidateQueries({ queryKey: queryKeys.settings });
+        // Another embedding model may have been chosen: each matter's standing against it changes.
+        void client.invalidateQueries({ queryKey: ["matters", "embedder"] });
+      }),
     ];
     Promise.all(subscriptions).then(
       () => live && setListening(true),

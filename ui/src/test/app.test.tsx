@@ -58,7 +58,7 @@ describe("language", () => {
 
 describe("matters", () => {
   it("selects the first matter and creates one with Enter", async () => {
-    const created = { id: "m2", name: "New lease", created_at_ms: 1 };
+    const created = { id: "m2", name: "New lease", created_at_ms: 1, embedder: null };
     let list = [matter];
     mockCommands({
       list_matters: () => list,
@@ -222,6 +222,8 @@ describe("ask", () => {
     await waitFor(() => expect(done.dataset.state).toBe("done"));
     expect(done.dataset.abstained).toBe("false");
     expect(done).toHaveTextContent("Stopped");
+    // The answer names the model that wrote it.
+    expect(within(done).getByTestId("answer-model")).toHaveTextContent("qwen");
     const chips = await within(done).findAllByTestId("citation-chip");
     expect(chips.map((c) => `${c.dataset.id}:${c.dataset.verified}`)).toEqual(["S1:true", "S2:false"]);
     expect(screen.getByTestId("ask-submit")).toBeInTheDocument();

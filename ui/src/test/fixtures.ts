@@ -2,7 +2,7 @@ import { emit } from "@tauri-apps/api/event";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Answer, Citation, DocumentRecord, Matter, Passage, SessionTurn } from "../bindings";
 
-export const matter: Matter = { id: "m1", name: "Acme v. Beta", created_at_ms: 1_700_000_000_000 };
+export const matter: Matter = { id: "m1", name: "Acme v. Beta", created_at_ms: 1_700_000_000_000, embedder: null };
 
 export function doc(over: Partial<DocumentRecord> = {}): DocumentRecord {
   return {
@@ -113,6 +113,7 @@ const announcements: Record<string, (args: Args, result: unknown) => readonly (r
   add_documents: documentsOf,
   retry_document: documentsOf,
   remove_document: documentsOf,
+  reembed_matter: (args) => [...documentsOf(args), ...matters()],
   ask: sessionsOf,
   rename_session: sessionsOf,
   delete_session: sessionsOf,
@@ -135,6 +136,7 @@ export function mockCommands(handlers: Record<string, Handler>): { calls: { cmd:
     demo_matter_id: () => null,
     list_matters: () => [matter],
     list_documents: () => [],
+    matter_embedder: () => ({ built_with: null, recorded: false, configured: "multilingual-e5-small-q4_0.gguf", current: true }),
     list_sessions: () => [],
     list_templates: () => ({ templates: [], invalid: [] }),
     hub_token_status: () => ({ stored: false, from_environment: false, backend: "keychain", message: null }),
