@@ -12,6 +12,8 @@ const COMMANDS: &[&str] = &[
     "add_documents",
     "retry_document",
     "remove_document",
+    "matter_embedder",
+    "reembed_matter",
     "get_page",
     "ask",
     "cancel_job",

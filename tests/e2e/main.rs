@@ -4,6 +4,7 @@ mod answer;
 mod chat;
 mod chunking;
 mod cli;
+mod defaults;
 mod desk;
 mod embed;
 mod errors;

@@ -17,7 +17,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use lexdesk_e2e::{base_model, chat_model, embed_model, lexdesk_in, stdout_json};
+use lexdesk_e2e::{base_model, chat_model, embed_model, lexdesk_defaults_in, stdout_json};
 use predicates::prelude::*;
 
 const SMOL_SHA: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
@@ -96,8 +96,9 @@ async fn serve(
     resp.body(Body::from(tail)).unwrap()
 }
 
+/// Model management names models itself (through `config.toml`): no plumbing pins.
 fn lexdesk(home: &Path) -> Command {
-    let mut c = lexdesk_in(home);
+    let mut c = lexdesk_defaults_in(home);
     c.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT").env_remove("LEXDESK_SECRETS_PASSPHRASE");
     c
 }

@@ -365,6 +365,12 @@ export type Citation = {
 	coverage: number | null,
 	/**  Why it is not verified. */
 	problem: CitationProblem | null,
+	/**
+	 *  The model wrote the sentence without citing it, and LexDesk found a passage sentence that
+	 *  holds every content term of it (numbers included, negations alike): the quote is that
+	 *  sentence, checked on its page like any other. Weaker than a citation the model made.
+	 */
+	attributed?: boolean,
 };
 
 /**  Why a citation is not verified. */

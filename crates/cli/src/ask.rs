@@ -96,9 +96,10 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
             ),
             (None, _) => "no passages in this matter yet".into(),
         };
+        out.line("")?;
         match turn.model.as_deref().filter(|_| args.mode == AnswerMode::Generate) {
-            Some(model) => eprintln!("— answered by {model}; {searched}"),
-            None => eprintln!("— extractive (no chat model); {searched}"),
+            Some(model) => out.line(format!("— answered by {model}; {searched}"))?,
+            None => out.line(format!("— extractive (no chat model); {searched}"))?,
         }
     }
     Ok(0)
@@ -129,7 +130,11 @@ pub fn print_answer(out: &mut Out, answer: &Answer, streamed: bool) -> anyhow::R
         out.line("")?;
         out.line("Citations:")?;
         for c in &answer.citations {
-            let mark = if c.verified { "✓ verified" } else { "✗ NOT verified" };
+            let mark = match (c.verified, c.attributed) {
+                (true, true) => "✓ verified, attributed by LexDesk (the model did not cite it)",
+                (true, false) => "✓ verified",
+                _ => "✗ NOT verified",
+            };
             let page = c.page.map(|p| format!(", p. {p}")).unwrap_or_default();
             let why = c.problem.as_ref().map(|p| format!(" ({p})")).unwrap_or_default();
             out.line(format!("  [{}] {mark}{why} — {}{page} — {}", c.id, c.doc, c.heading))?;

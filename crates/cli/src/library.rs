@@ -111,7 +111,7 @@ pub struct SearchArgs {
     /// Weight of vector scores in hybrid search, 0–1 (text gets the rest) [default: 0.5]
     #[arg(long, value_name = "W")]
     vector_weight: Option<f32>,
-    /// Embedding model (must be the one the matter was built with)
+    /// Embedding model for a matter without passages yet (a matter searches with the model it was built with)
     #[arg(long)]
     embed_model: Option<String>,
     /// Run the questions of a JSON-lines file (`id`, `question`, optional `doc`); one JSON line out per question

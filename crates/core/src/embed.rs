@@ -37,6 +37,12 @@ pub trait Embedder: Send + Sync {
         crate::model::EmbedLanguages::Multilingual
     }
 
+    /// The cosine at which a passage counts as close to a query for this model (see
+    /// [`crate::model::relevance_floor`]).
+    fn relevance_floor(&self) -> f32 {
+        crate::model::DEFAULT_RELEVANCE_FLOOR
+    }
+
     /// Embed `texts` (in order), each prefixed as the model family expects for `role`.
     ///
     /// # Errors

@@ -320,6 +320,23 @@ pub fn embed_prefixes(architecture: &str, name: Option<&str>) -> EmbedPrefixes {
     }
 }
 
+/// The cosine similarity at which a passage counts as close to a question, for models whose
+/// family is not known better: tuned on the development sets with all-MiniLM-L6-v2, whose
+/// cosines spread over the whole scale (together with a shared content term; see
+/// `lexdesk_service::answer`).
+pub const DEFAULT_RELEVANCE_FLOOR: f32 = 0.45;
+
+/// The same for the multilingual-e5 family, whose cosines are compressed (unrelated texts score
+/// about 0.75): chosen on the development sets by `tests/eval/relevance.py` (see ARCHITECTURE.md).
+pub const E5_RELEVANCE_FLOOR: f32 = 0.80;
+
+/// The relevance floor of a model family, recognised from its architecture and name.
+#[must_use]
+pub fn relevance_floor(_architecture: &str, name: Option<&str>) -> f32 {
+    let name = name.unwrap_or("").to_ascii_lowercase();
+    if name.contains("e5") && !name.contains("mistral") { E5_RELEVANCE_FLOOR } else { DEFAULT_RELEVANCE_FLOOR }
+}
+
 /// The languages an embedding model family was trained for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -135,6 +135,13 @@ impl Embedder for EmbedEngine {
         }
     }
 
+    fn relevance_floor(&self) -> f32 {
+        match self {
+            Self::Local(m) => m.relevance_floor(),
+            Self::Remote(r) => r.relevance_floor(),
+        }
+    }
+
     async fn embed(&self, texts: Vec<String>, role: EmbedRole) -> Result<Vec<Embedding>, EngineError> {
         match self {
             Self::Local(m) => m.embed(texts, role).await,

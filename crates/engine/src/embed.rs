@@ -10,6 +10,7 @@ use lexdesk_core::EngineError;
 use lexdesk_core::embed::{EmbedRole, Embedder, Embedding, TokenCounter, l2_normalize};
 use lexdesk_core::model::{
     EmbedLanguages, EmbedPrefixes, LoadOptions, ModelKind, ModelMetadata, Pooling, embed_languages, embed_prefixes,
+    relevance_floor,
 };
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
@@ -133,6 +134,10 @@ impl Embedder for EmbeddingModel {
 
     fn languages(&self) -> EmbedLanguages {
         embed_languages(&self.info.metadata.architecture, self.info.metadata.name.as_deref())
+    }
+
+    fn relevance_floor(&self) -> f32 {
+        relevance_floor(&self.info.metadata.architecture, self.info.metadata.name.as_deref())
     }
 
     async fn embed(&self, texts: Vec<String>, role: EmbedRole) -> Result<Vec<Embedding>, EngineError> {

@@ -463,6 +463,11 @@ impl Embedder for RemoteEmbedder {
         self.dimensions
     }
 
+    /// Recognised from the served model's name (e.g. `multilingual-e5-large`).
+    fn relevance_floor(&self) -> f32 {
+        lexdesk_core::model::relevance_floor("", Some(&self.inner.options.model))
+    }
+
     async fn embed(&self, texts: Vec<String>, role: EmbedRole) -> Result<Vec<Embedding>, EngineError> {
         let prefix = match role {
             EmbedRole::Query => &self.inner.options.query_prefix,

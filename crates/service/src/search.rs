@@ -286,6 +286,12 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         self.embedder.is_some_and(|e| e.languages().understands(lexdesk_text::analyze::is_chinese(text)))
     }
 
+    /// The cosine at which a passage counts as close to a query for the embedding model in use.
+    #[must_use]
+    pub fn relevance_floor(&self) -> f32 {
+        self.embedder.map_or(lexdesk_core::model::DEFAULT_RELEVANCE_FLOOR, Embedder::relevance_floor)
+    }
+
     /// Documents whose title the query names (`劳动合同法` names 《中华人民共和国劳动合同法》
     /// in every version); the longest title named wins, so `保障法` does not name them all.
     #[must_use]

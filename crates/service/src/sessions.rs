@@ -301,6 +301,7 @@ mod tests {
                 end: Some(61),
                 coverage: 1.0,
                 problem: None,
+                attributed: false,
             }],
             unsupported_claims: vec!["It is also illegal.".into()],
             searched: Searched {

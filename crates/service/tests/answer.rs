@@ -452,3 +452,27 @@ mod policy {
         assert_eq!(default.instructions, None);
     }
 }
+
+/// A small model often answers correctly without a marker: the sentence is attributed to the
+/// passage sentence that holds every content term of it, with a checked quote, and marked so.
+#[tokio::test]
+async fn an_uncited_sentence_held_by_a_passage_is_attributed_and_a_contradicted_one_is_not() {
+    let (store, embedder) = matter().await;
+    let question = "劳动合同法第57条规定了什么？";
+    let generator = Scripted::reply("经营劳务派遣业务的注册资本不得少于人民币二百万元。");
+    let a = run(&store, &embedder, &generator, question, &AskOptions::default()).await;
+    assert!(!a.abstained, "{a:#?}");
+    let c = a.citations.iter().find(|c| c.attributed).expect("an attributed citation");
+    assert!(c.verified && c.quote.contains("注册资本不得少于人民币二百万元"), "{c:#?}");
+    assert!(a.answer.contains(&format!("二百万元。[{}]", c.id)), "the marker is shown: {}", a.answer);
+    assert!(a.unsupported_claims.is_empty());
+
+    // A number the passage does not hold, or a negation it does not make: not attributed.
+    for reply in
+        ["经营劳务派遣业务的注册资本不得少于人民币五百万元。", "经营劳务派遣业务不需要注册资本人民币二百万元。"]
+    {
+        let a = run(&store, &embedder, &Scripted::reply(reply), question, &AskOptions::default()).await;
+        assert!(a.citations.iter().all(|c| !c.attributed), "{reply}: {a:#?}");
+        assert!(a.abstained, "{reply}: nothing verified");
+    }
+}

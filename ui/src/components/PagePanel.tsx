@@ -99,6 +99,11 @@ export function PagePanel({ matterId, target, onClose }: Props) {
         )}
       </div>
 
+      {citation?.verified && citation.attributed && (
+        <p className="muted" role="note" data-testid="citation-attributed">
+          {t("citation.attributed")}
+        </p>
+      )}
       {citation && !citation.verified && (
         <p className="panel-problem" role="note">
           {citation.problem ? t(`citation.problem.${citation.problem}`, { defaultValue: citation.problem }) : null}

@@ -58,6 +58,7 @@ export function citation(over: Partial<Citation> = {}): Citation {
     end: 42,
     coverage: 1,
     problem: null,
+    attributed: false,
     ...over,
   };
 }

@@ -90,8 +90,9 @@ pub struct AskOptions {
     /// Tokens reserved for the answer.
     pub max_answer_tokens: u32,
     /// A passage is relevant when its cosine similarity to the question reaches this (and it
-    /// shares at least one content term with the question)…
-    pub min_vector_score: f32,
+    /// shares at least one content term with the question; `None`: the embedding model's own
+    /// floor, [`lexdesk_core::embed::Embedder::relevance_floor`])…
+    pub min_vector_score: Option<f32>,
     /// …or when it contains this share of the question's content terms…
     pub min_term_coverage: f32,
     // …or when it is the exact unit a legal reference in the question names.
@@ -108,7 +109,7 @@ impl Default for AskOptions {
             search_mode: SearchMode::Hybrid,
             evidence: 6,
             max_answer_tokens: 512,
-            min_vector_score: 0.45,
+            min_vector_score: None,
             min_term_coverage: 0.6,
             // Greedy (reproducible), with a mild penalty against the loops small models fall into.
             sampling: Sampling { repeat_penalty: 1.1, ..Sampling::greedy() },
@@ -228,6 +229,11 @@ pub struct Citation {
     pub coverage: f32,
     /// Why it is not verified.
     pub problem: Option<CitationProblem>,
+    /// The model wrote the sentence without citing it, and LexDesk found a passage sentence that
+    /// holds every content term of it (numbers included, negations alike): the quote is that
+    /// sentence, checked on its page like any other. Weaker than a citation the model made.
+    #[serde(default)]
+    pub attributed: bool,
 }
 
 /// An enum of stable codes, serialised as its codes: the enum, `code()` and `Display`.
@@ -559,6 +565,17 @@ impl Answer {
     }
 }
 
+/// Put a `[S#]` marker after each sentence LexDesk attributed (see [`Citation::attributed`]), so
+/// the answer shows where its support is.
+fn mark_attributions(mut text: String, attributions: &[(String, String)]) -> String {
+    for (sentence, label) in attributions {
+        if let Some(at) = text.find(sentence.as_str()) {
+            text.insert_str(at + sentence.len(), &format!("[{label}]"));
+        }
+    }
+    text
+}
+
 /// What a generated answer is checked against.
 struct Checked<'a> {
     evidence: &'a [Evidence],
@@ -582,7 +599,8 @@ impl Checked<'_> {
             let abstained = Answer::abstaining(AbstentionReason::ModelAbstained, language, mode, searched, timings);
             return Answer { draft: Some(text), ..abstained };
         }
-        let (citations, unsupported) = check_claims(&text, self.evidence, self.pages);
+        let (citations, unsupported, attributions) = check_claims(&text, self.evidence, self.pages);
+        let text = mark_attributions(text, &attributions);
         timings.verification_ms = ms_since(verify_started);
         timings.total_ms = ms_since(self.started);
         if !citations.iter().any(|c| c.verified) {
@@ -615,6 +633,7 @@ fn judge<S: ChunkStore, E: Embedder>(
     options: &AskOptions,
 ) -> Vec<Passage> {
     let vectors_count = searcher.vectors_understand(question);
+    let floor = options.min_vector_score.unwrap_or_else(|| searcher.relevance_floor());
     let texts: Vec<String> = hits.iter().map(|h| format!("{}\n{}", h.heading, h.text)).collect();
     let coverages = weighted_coverage(terms, &texts.iter().map(String::as_str).collect::<Vec<_>>());
     hits.iter()
@@ -622,7 +641,7 @@ fn judge<S: ChunkStore, E: Embedder>(
         .map(|(h, coverage)| {
             let pdf = searcher.document(&h.doc_id).is_some_and(|d| d.has_pages());
             let relevant = h.structural
-                || (vectors_count && h.vector_score.is_some_and(|v| v >= options.min_vector_score) && coverage > 0.0)
+                || (vectors_count && h.vector_score.is_some_and(|v| v >= floor) && coverage > 0.0)
                 || coverage >= options.min_term_coverage;
             Passage {
                 id: None,

@@ -107,15 +107,87 @@ pub(super) fn citation(ev: &Evidence, quote: String, found: Option<(u32, QuoteMa
         end: m.filter(|_| verified).map(|m| m.end),
         coverage: m.map_or(0.0, |m| m.coverage),
         problem,
+        attributed: false,
     }
 }
 
+/// How a text negates: each negation cue with what it negates — a Han cue (`不`, `没`, `未`,
+/// `无`, `非`) with the character after it (`不得`, `不需`), an English one (`not`, `no`, `never`,
+/// `without`, `cannot`, `n't`) with the word after it. A sentence and its support must negate
+/// alike: `不需要` is not supported by `不得少于`.
+fn negations(text: &str) -> Vec<String> {
+    const HAN: &[char] = &['不', '没', '未', '无', '非'];
+    const WORDS: &[&str] = &["not", "no", "never", "without", "cannot"];
+    let mut out = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if HAN.contains(c) {
+            out.push(chars[i..chars.len().min(i + 2)].iter().collect::<String>());
+        }
+    }
+    let lower = text.to_lowercase().replace("n't", " not");
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    for (i, w) in words.iter().enumerate() {
+        if WORDS.contains(w) {
+            out.push(format!("{w} {}", words.get(i + 1).unwrap_or(&"")));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A sentence the model wrote without a marker, attributed to a passage of this answer's
+/// evidence: the excerpt of a passage (its best sentence with neighbours, at most 400
+/// characters) that holds every content term of the sentence — at least two, numbers included —
+/// and whose best sentence negates alike. The quote is
+/// checked on its page like any other; `None` when no passage qualifies.
+fn attribute(claim: &str, evidence: &[Evidence], pages: &PageCache) -> Option<Citation> {
+    let terms = lexdesk_text::analyze::content_terms(claim);
+    if terms.len() < 2 {
+        return None;
+    }
+    let wanted = negations(claim);
+    evidence.iter().filter(|e| e.retrieved).find_map(|ev| {
+        let sentence = best_excerpt_sentence(&ev.hit.text, &terms)?;
+        let quote = best_excerpt(&ev.hit.text, &terms);
+        if term_coverage(&terms, &quote) < 1.0 || negations(sentence) != wanted {
+            return None;
+        }
+        let found = pages.check(&ev.hit, &quote);
+        let c = citation(ev, quote, found, true);
+        c.verified.then_some(Citation { attributed: true, ..c })
+    })
+}
+
+/// The one sentence of `text` sharing most of `terms` (the first of equals).
+fn best_excerpt_sentence<'t>(text: &'t str, terms: &[String]) -> Option<&'t str> {
+    let mut best: Option<(&str, f32)> = None;
+    let mut start = 0;
+    let ends = SENTENCE_END.find_iter(text).map(|m| m.end()).chain(std::iter::once(text.len()));
+    for end in ends {
+        let s = &text[start..end];
+        start = end;
+        let c = term_coverage(terms, s);
+        if !s.trim().is_empty() && best.is_none_or(|(_, b)| c > b) {
+            best = Some((s, c));
+        }
+    }
+    best.map(|(s, _)| s)
+}
+
 /// Resolve every `[S#]` marker of the answer to its passage and check its quote on that
-/// passage's pages. Returns the citations (each distinct source and quote once) and the
-/// sentences without a verified citation.
-pub(super) fn check_claims(answer: &str, evidence: &[Evidence], pages: &PageCache) -> (Vec<Citation>, Vec<String>) {
+/// passage's pages; a sentence without any marker is attributed when a passage holds it (see
+/// [`attribute`]). Returns the citations (each distinct source and quote once), the sentences
+/// without a verified citation, and the attributed sentences with their labels.
+pub(super) fn check_claims(
+    answer: &str,
+    evidence: &[Evidence],
+    pages: &PageCache,
+) -> (Vec<Citation>, Vec<String>, Vec<(String, String)>) {
     let mut citations: Vec<Citation> = Vec::new();
     let mut unsupported = Vec::new();
+    let mut attributed = Vec::new();
     for claim in parse_claims(answer) {
         let mut supported = false;
         for marker in &claim.markers {
@@ -132,6 +204,7 @@ pub(super) fn check_claims(answer: &str, evidence: &[Evidence], pages: &PageCach
                     end: None,
                     coverage: 0.0,
                     problem: Some(CitationProblem::UnknownSource),
+                    attributed: false,
                 });
                 continue;
             };
@@ -152,11 +225,21 @@ pub(super) fn check_claims(answer: &str, evidence: &[Evidence], pages: &PageCach
                 citations.push(c);
             }
         }
+        let attribution = (claim.markers.is_empty() && is_assertion(&claim.text))
+            .then(|| attribute(&claim.text, evidence, pages))
+            .flatten();
+        if let Some(c) = attribution {
+            attributed.push((claim.text.clone(), c.id.clone()));
+            if !citations.iter().any(|o| o.id == c.id && o.quote == c.quote) {
+                citations.push(c);
+            }
+            supported = true;
+        }
         if !supported && is_assertion(&claim.text) {
             unsupported.push(claim.text);
         }
     }
-    (citations, unsupported)
+    (citations, unsupported, attributed)
 }
 
 /// The best passages themselves: for each of the first three, the excerpt that shares most
