@@ -29,4 +29,21 @@ fn the_built_in_models_answer_a_chinese_question_with_a_verified_citation() {
         citations.iter().any(|c| c["verified"] == true && c["doc"] == "劳动合同示例.md"),
         "a verified citation of the contract: {citations:#?}"
     );
+
+    // The reranker (the chat model judging each candidate, Qwen3-Reranker's format) puts the
+    // clause that states the probation period first; hybrid search alone ranks the salary clause,
+    // which names the probation period too, above it. `auto` leaves it off on a CPU.
+    let search = |rerank: Option<&str>| {
+        let mut c = lexdesk_defaults_in(home.path());
+        c.args(["search", "--matter", "劳动合同", "--json", "-k", "3"]);
+        if let Some(r) = rerank {
+            c.args(["--rerank", r]);
+        }
+        stdout_json(c.arg("乙方的试用期是多长时间？"))
+    };
+    let reranked = search(Some("on"));
+    assert!(reranked[0]["text"].as_str().unwrap().contains("试用期为三个月"), "{reranked:#}");
+    assert!(reranked[0]["rerank_score"].as_f64().unwrap() > reranked[1]["rerank_score"].as_f64().unwrap());
+    let auto = search(None);
+    assert!(auto[0]["rerank_score"].is_null(), "auto is off without a GPU: {auto:#}");
 }

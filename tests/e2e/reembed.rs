@@ -11,7 +11,14 @@ use lexdesk_e2e::{block_on, lexdesk_defaults_in, multilingual_embed_model, plumb
 const CLAUSE_QUERY_ZH: &str = "如果法律要求披露保密信息，接收方应当怎么做？";
 
 fn search(query: &str) -> SearchRequest {
-    SearchRequest { query: query.into(), mode: SearchMode::Vector, top_k: 3, doc: None, vector_weight: None }
+    SearchRequest {
+        query: query.into(),
+        mode: SearchMode::Vector,
+        top_k: 3,
+        doc: None,
+        vector_weight: None,
+        rerank: None,
+    }
 }
 
 #[test]
@@ -156,6 +163,7 @@ fn the_demo_matter_migrates_itself_to_the_configured_model() {
                 top_k: 2,
                 doc: None,
                 vector_weight: None,
+                rerank: None,
             })
             .await
             .unwrap();

@@ -104,7 +104,10 @@ def main():
     p.add_argument("--off-corpus", type=int, default=4, help="questions per set asked of the other matter")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out")
+    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
+                   help="the folder a matter was ingested from, when not the shared corpus (see retrieval.py)")
     args = p.parse_args()
+    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     rng = random.Random(args.seed)
     report = {"sets": {}, "items": []}
@@ -113,7 +116,7 @@ def main():
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
         sample = rng.sample(rows, min(args.per_set, len(rows)))
         off = rng.sample([r for r in rows if r not in sample], min(args.off_corpus, len(rows) - len(sample)))
-        corpus_root = (shared / CORPUS[matter]).resolve()
+        corpus_root = Path(overrides.get(matter, shared / CORPUS[matter])).resolve()
         stats = {"questions": len(sample), "answered": 0, "grounded": 0, "verified_quotes": 0,
                  "dishonest_quotes": 0, "errors": 0, "seconds": [], "off_corpus": len(off), "off_corpus_abstained": 0}
         for row in sample:

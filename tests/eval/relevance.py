@@ -75,7 +75,10 @@ def main():
     p.add_argument("--shared", default=os.environ.get("LEXDESK_SHARED", str(Path(__file__).resolve().parents[3] / "shared")))
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--out")
+    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
+                   help="the folder a matter was ingested from, when not the shared corpus (see retrieval.py)")
     args = p.parse_args()
+    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     report = {"sets": {}}
     all_gold, all_off = [], []
@@ -83,21 +86,22 @@ def main():
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
         if args.limit:
             rows = rows[: args.limit]
-        corpus_root = (shared / CORPUS[matter]).resolve()
+        corpus_root = Path(overrides.get(matter, shared / CORPUS[matter])).resolve()
         own = search(args, matter, rows, keep_doc=True)
         other = search(args, OTHER[matter], rows, keep_doc=False)
         gold, nongold, off = [], [], []
         for r in rows:
             hits = own.get(str(r["id"]), [])
             g = next((h for h in hits if is_hit(r, h, corpus_root)), None)
-            if g is not None and g.get("vector_score") is not None:
-                gold.append(g["vector_score"])
-            ng = [h["vector_score"] for h in hits if not is_hit(r, h, corpus_root) and h.get("vector_score") is not None]
+            # Vector search: a hit's score is its cosine.
+            if g is not None:
+                gold.append(g.get("vector_score", g["score"]))
+            ng = [h.get("vector_score", h["score"]) for h in hits if not is_hit(r, h, corpus_root)]
             if ng:
                 nongold.append(max(ng))
             oh = other.get(str(r["id"]), [])
-            if oh and oh[0].get("vector_score") is not None:
-                off.append(oh[0]["vector_score"])
+            if oh:
+                off.append(oh[0].get("vector_score", oh[0]["score"]))
         all_gold += gold
         all_off += off
         row = {

@@ -127,14 +127,18 @@ def main():
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set")
     p.add_argument("--vector-weight", type=float, help="weight of vector scores in hybrid search (lexdesk's default if absent)")
     p.add_argument("--out", help="write the report as JSON here")
+    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
+                   help="ingest this folder for a matter instead of the shared corpus (e.g. a subset of it with "
+                        "the same relative paths, which gold files are matched on)")
     args = p.parse_args()
+    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     sets = [s for s in args.sets.split(",") if s]
     report = {"ingest": {}, "results": []}
 
     for matter in sorted({SETS[s] for s in sets}):
         if not matter_exists(args, matter):
-            report["ingest"][matter] = ingest(args, matter, str(shared / CORPUS[matter]))
+            report["ingest"][matter] = ingest(args, matter, overrides.get(matter, str(shared / CORPUS[matter])))
 
     for s in sets:
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
@@ -147,7 +151,7 @@ def main():
                 if r.get("doc"):
                     q["doc"] = r["doc"]
                 f.write(json.dumps(q, ensure_ascii=False) + "\n")
-        corpus_root = (shared / CORPUS[SETS[s]]).resolve()
+        corpus_root = Path(overrides.get(SETS[s], shared / CORPUS[SETS[s]])).resolve()
         for mode in args.modes.split(","):
             started = time.time()
             proc = run(

@@ -33,6 +33,9 @@ pub struct AskArgs {
     /// Tokens reserved for the answer [default: the template's, else 512]
     #[arg(long)]
     max_tokens: Option<u32>,
+    /// Rerank the retrieved passages with the language model: on or off [default: `[retrieval] rerank`]
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    rerank: Option<bool>,
     /// Shape the answer with a prompt template that has a `question` variable (e.g. statute-qa-en):
     /// its role, requirements, output format and parameters join the grounded prompt
     #[arg(long, short = 't')]
@@ -71,6 +74,7 @@ pub async fn ask_cmd(ctx: &Ctx, out: &mut Out, args: &AskArgs) -> anyhow::Result
         top_k: Some(u32::try_from(args.top_k).unwrap_or(u32::MAX)),
         search_mode: Some(args.search_mode),
         max_tokens: args.max_tokens,
+        rerank: args.rerank,
         ..AskParams::default()
     };
     let stream = !args.json;

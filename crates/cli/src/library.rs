@@ -111,6 +111,9 @@ pub struct SearchArgs {
     /// Weight of vector scores in hybrid search, 0–1 (text gets the rest) [default: 0.5]
     #[arg(long, value_name = "W")]
     vector_weight: Option<f32>,
+    /// Rerank the candidates with the language model: on or off [default: `[retrieval] rerank`]
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    rerank: Option<bool>,
     /// Embedding model for a matter without passages yet (a matter searches with the model it was built with)
     #[arg(long)]
     embed_model: Option<String>,
@@ -440,6 +443,10 @@ struct BatchHit<'a> {
     heading: &'a str,
     text: &'a str,
     score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector_score: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rerank_score: Option<f32>,
 }
 
 pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Result<u8> {
@@ -460,6 +467,7 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
         top_k: args.top_k,
         doc,
         vector_weight: args.vector_weight,
+        rerank: args.rerank,
     };
     if let Some(batch) = &args.batch {
         let file = std::fs::File::open(batch).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", batch.display()))?;
@@ -494,6 +502,8 @@ pub async fn search(ctx: &Ctx, out: &mut Out, args: &SearchArgs) -> anyhow::Resu
                     heading: &h.heading,
                     text: &h.text,
                     score: h.score,
+                    vector_score: h.vector_score,
+                    rerank_score: h.rerank_score,
                 })
                 .collect();
             out.line(serde_json::to_string(&serde_json::json!({ "id": q.id, "hits": hits }))?)?;

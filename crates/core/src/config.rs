@@ -227,6 +227,51 @@ impl Default for GenerationConfig {
     }
 }
 
+/// When search results are reranked (`[retrieval] rerank`).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RerankMode {
+    /// When the reranking model runs on a GPU (on two CPU cores it costs seconds per passage).
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl std::str::FromStr for RerankMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            other => Err(format!("unknown rerank mode `{other}` (auto, on or off)")),
+        }
+    }
+}
+
+/// Retrieval (`[retrieval]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Rerank the candidates of a search with a language model: auto, on or off.
+    pub rerank: RerankMode,
+    /// Candidates reranked per search.
+    pub rerank_depth: usize,
+    /// The reranking model: a GGUF file name or path (a Qwen3-Reranker, or any chat model of
+    /// the same prompt format); empty = the chat model.
+    pub reranker: String,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self { rerank: RerankMode::Auto, rerank_depth: 10, reranker: String::new() }
+    }
+}
+
 /// Where models are downloaded from (`[hub]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -358,6 +403,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// Remote inference engines.
     pub remote: RemoteConfig,
+    /// Retrieval.
+    pub retrieval: RetrievalConfig,
 }
 
 impl Config {

@@ -54,6 +54,20 @@ pub trait Embedder: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Embedding>, EngineError>> + Send;
 }
 
+/// Scores how well each document answers a query, in [0, 1] (a pointwise LLM reranker or a
+/// cross-encoder). Object-safe: a searcher holds one as `&dyn Reranker`.
+pub trait Reranker: Send + Sync {
+    /// One score per document, in order.
+    ///
+    /// # Errors
+    /// Inference failures or a stopped worker.
+    fn rerank<'a>(
+        &'a self,
+        query: &'a str,
+        documents: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<f32>, EngineError>> + Send + 'a>>;
+}
+
 /// Counts tokens the way an embedding model will see a text: chunks are sized with it.
 pub trait TokenCounter {
     /// Tokens of `text` without the model's special tokens or prefixes.

@@ -107,7 +107,11 @@ impl AnswersApi<'_> {
         };
         // A matter without documents yet still answers (it abstains): an empty store opens.
         let store = LanceStore::open(&matter.store_dir(), dims, StoreOptions::default()).await?;
-        let searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        let reranker = models.reranker(params.rerank).await?;
+        let mut searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        if let Some((r, depth)) = &reranker {
+            searcher = searcher.with_reranker(r, *depth);
+        }
         let mode = params.mode.unwrap_or_default();
         let generator = match mode {
             AnswerMode::Generate => Some(models.chat().await?),

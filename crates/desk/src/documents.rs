@@ -258,7 +258,13 @@ impl DocumentsApi<'_> {
             true => Some(self.desk.models().embedding_for(&matter).await?),
             false => None,
         };
-        let searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        // One request asking for reranking (or none refusing it under `auto`/`on`) decides.
+        let force = requests.iter().find_map(|r| r.rerank);
+        let reranker = self.desk.models().reranker(force).await?;
+        let mut searcher = Searcher::new(&store, embedder.as_ref()).await?;
+        if let Some((r, depth)) = &reranker {
+            searcher = searcher.with_reranker(r, *depth);
+        }
         let mut results = Vec::with_capacity(requests.len());
         for request in requests {
             results.push(if request.query.trim().is_empty() {

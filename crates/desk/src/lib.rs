@@ -73,7 +73,7 @@ pub use lexdesk_templates::{Comparison, ComparisonSummary, DiffLine, Listing};
 pub use local_models::{DiscoveredModel, HubTokenStatus};
 pub use matters::{MatterEmbedder, MattersApi};
 pub use model_files::{Chosen, DownloadParams, Downloaded, FileProgress, Imported, Recommendations};
-pub use models::ModelsApi;
+pub use models::{ChatReranker, ModelsApi};
 pub use models::{LEGACY_EMBED_DIMENSIONS, LEGACY_EMBED_MODEL};
 pub use secrets::SecretsApi;
 // The model catalog's vocabulary, as `lexdesk models` shows it.
@@ -159,6 +159,8 @@ pub struct Desk {
     ingest_settings: IngestSettings,
     chat: tokio::sync::Mutex<Option<Loaded<ChatEngine>>>,
     embedder: tokio::sync::Mutex<Option<Loaded<EmbedEngine>>>,
+    /// A separate reranking model (`[retrieval] reranker`), loaded on first use.
+    reranker: tokio::sync::Mutex<Option<Loaded<lexdesk_engine::ChatModel>>>,
     /// One ingestion at a time per matter (the store allows one writer); later ones wait.
     ingest_queues: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Concurrent first-run calls prepare the demo once.
@@ -182,6 +184,7 @@ impl Desk {
             ingest_settings: IngestSettings::default(),
             chat: tokio::sync::Mutex::new(None),
             embedder: tokio::sync::Mutex::new(None),
+            reranker: tokio::sync::Mutex::new(None),
             ingest_queues: Mutex::new(HashMap::new()),
             demo: tokio::sync::Mutex::new(()),
         })

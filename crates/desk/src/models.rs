@@ -23,6 +23,27 @@ pub const LEGACY_EMBED_MODEL: &str = "all-MiniLM-L6-v2-q8_0.gguf";
 /// Its vector size.
 pub const LEGACY_EMBED_DIMENSIONS: usize = 384;
 
+/// A chat model judging relevance ([`lexdesk_engine::RerankRequest`]: Qwen3-Reranker's format).
+#[derive(Debug, Clone)]
+pub struct ChatReranker(ChatModel);
+
+/// What a relevant passage does, for the reranker.
+const RERANK_INSTRUCTION: &str = "Given a legal question, judge whether the passage answers it";
+
+impl lexdesk_core::embed::Reranker for ChatReranker {
+    fn rerank<'a>(
+        &'a self,
+        query: &'a str,
+        documents: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<f32>, lexdesk_core::EngineError>> + Send + 'a>> {
+        Box::pin(self.0.rerank(lexdesk_engine::RerankRequest {
+            instruction: RERANK_INSTRUCTION.into(),
+            query: query.into(),
+            documents,
+        }))
+    }
+}
+
 /// What chunks are sized with (see [`ModelsApi::token_counter`]).
 #[derive(Debug)]
 pub(crate) enum ChunkTokens {
@@ -284,6 +305,47 @@ impl ModelsApi<'_> {
             return Ok(ChunkTokens::File(Box::new(counter)));
         }
         Ok(ChunkTokens::of(engine))
+    }
+
+    /// The reranker `[retrieval]` asks for: `None` when reranking is off, when it is `auto` and
+    /// the model would run on the CPU (no GPU device, or `gpu_layers = 0`), or when the chat model
+    /// is a remote engine (it gives no token probabilities). The model is the configured
+    /// `reranker` GGUF (its own engine thread), else the chat model.
+    ///
+    /// # Errors
+    /// The reranking model is missing or cannot be loaded.
+    pub async fn reranker(self, force: Option<bool>) -> Result<Option<(ChatReranker, usize)>, DeskError> {
+        let config = self.desk.config();
+        let on = match (force, config.retrieval.rerank) {
+            (Some(f), _) => f,
+            (None, config::RerankMode::Off) => false,
+            (None, config::RerankMode::On) => true,
+            (None, config::RerankMode::Auto) => {
+                config.engine.gpu_layers != lexdesk_core::model::GpuLayers::Count(0)
+                    && self.devices().is_ok_and(|d| d.iter().any(|d| d.is_gpu))
+            }
+        };
+        if !on {
+            return Ok(None);
+        }
+        let depth = config.retrieval.rerank_depth.max(1);
+        let name = config.retrieval.reranker.trim();
+        if name.is_empty() {
+            return Ok(match self.chat().await? {
+                ChatEngine::Local(m) => Some((ChatReranker(m), depth)),
+                ChatEngine::Remote(_) => None,
+            });
+        }
+        let path = self.path(config::ModelRole::Chat, name)?;
+        let source = format!("{path:?} {:?}", self.load_options());
+        let mut slot = self.desk.reranker.lock().await;
+        if let Some(l) = slot.as_ref().filter(|l| l.source == source) {
+            return Ok(Some((ChatReranker(l.model.clone()), depth)));
+        }
+        *slot = None;
+        let model = ChatModel::load(&path, self.load_options()).await?;
+        *slot = Some(Loaded { source, model: model.clone() });
+        Ok(Some((ChatReranker(model), depth)))
     }
 
     /// The ids of the models loaded now (without waiting for one being loaded): chat, then

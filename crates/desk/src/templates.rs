@@ -280,6 +280,7 @@ impl TemplatesApi<'_> {
                 top_k: source.top_k.map_or(6, |k| k.clamp(1, crate::MAX_TOP_K) as usize),
                 doc: source.doc.clone(),
                 vector_weight: None,
+                rerank: None,
             })
             .await?;
         let docs = documents.list().await?;

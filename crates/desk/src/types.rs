@@ -41,6 +41,9 @@ pub struct AskParams {
     /// Tokens reserved for the answer (default: the template's, else the setting).
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// Rerank the retrieved passages (`None`: as `[retrieval] rerank` says).
+    #[serde(default)]
+    pub rerank: Option<bool>,
 }
 
 /// An answered question: the turn as saved, and its session.

@@ -84,8 +84,28 @@ enum Job {
         generated_tokens: u32,
         reply: oneshot::Sender<Result<BenchSample, EngineError>>,
     },
+    Rerank {
+        request: RerankRequest,
+        reply: oneshot::Sender<Result<Vec<f32>, EngineError>>,
+    },
     ClearCache,
 }
+
+/// A pointwise relevance judgement by a chat model: for each document, the probability the model
+/// gives to "yes" against "no" when asked whether the document meets the instruction for the
+/// query, in Qwen3-Reranker's prompt format (so a Qwen3-Reranker GGUF works as it was trained;
+/// an instruct model of the same chat format follows it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RerankRequest {
+    /// What a relevant document does ("Given a legal question, retrieve passages that answer it").
+    pub instruction: String,
+    /// The query.
+    pub query: String,
+    /// The documents; each is cut to what fits the context after the prompt.
+    pub documents: Vec<String>,
+}
+
+const RERANK_SYSTEM: &str = "Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".";
 
 /// A loaded chat model: a cheap, cloneable handle to its worker thread. The thread ends when the
 /// last handle is dropped.
@@ -130,6 +150,22 @@ impl ChatModel {
     pub async fn bench(&self, prompt_tokens: u32, generated_tokens: u32) -> Result<BenchSample, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.jobs.send(Job::Bench { prompt_tokens, generated_tokens, reply }).map_err(|_| EngineError::WorkerGone)?;
+        rx.await.map_err(|_| EngineError::WorkerGone)?
+    }
+}
+
+impl ChatModel {
+    /// Score each document of `request` in [0, 1] (see [`RerankRequest`]); runs when no
+    /// generation does, one document after another on a shared prompt prefix.
+    ///
+    /// # Errors
+    /// A vocabulary without single `yes`/`no` tokens, inference failures, a stopped worker.
+    pub async fn rerank(&self, request: RerankRequest) -> Result<Vec<f32>, EngineError> {
+        if request.documents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.jobs.send(Job::Rerank { request, reply }).map_err(|_| EngineError::WorkerGone)?;
         rx.await.map_err(|_| EngineError::WorkerGone)?
     }
 }
@@ -427,13 +463,82 @@ impl<'m> Worker<'m> {
                 Job::Bench { prompt_tokens, generated_tokens, reply } if self.idle() => {
                     reply.send(self.bench(prompt_tokens, generated_tokens)).ok();
                 }
+                Job::Rerank { request, reply } if self.idle() => {
+                    let scores = self.rerank(&request);
+                    self.clear();
+                    reply.send(scores).ok();
+                }
                 Job::ClearCache if self.idle() => self.clear(),
-                job @ (Job::Bench { .. } | Job::ClearCache) => {
+                job @ (Job::Bench { .. } | Job::Rerank { .. } | Job::ClearCache) => {
                     waiting.push_front(job);
                     return;
                 }
             }
         }
+    }
+
+    /// Evaluate `tokens` on sequence 0 from position `start`, in batches; the index of the last
+    /// token's logits when `logits` is set.
+    fn feed(&mut self, tokens: &[LlamaToken], start: usize, logits: bool) -> Result<i32, EngineError> {
+        let fail = |e: String| EngineError::Inference { message: e };
+        let mut last = 0;
+        for (c, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            self.batch.clear();
+            for (k, &token) in chunk.iter().enumerate() {
+                let at = c * self.n_batch + k;
+                let pos = i32::try_from(start + at).unwrap_or(i32::MAX);
+                self.batch.add(token, pos, &[0], logits && at + 1 == tokens.len()).map_err(|e| fail(e.to_string()))?;
+            }
+            self.ctx.decode(&mut self.batch).map_err(|e| fail(e.to_string()))?;
+            last = self.batch.n_tokens() - 1;
+        }
+        Ok(last)
+    }
+
+    fn rerank(&mut self, r: &RerankRequest) -> Result<Vec<f32>, EngineError> {
+        let vocab = self.model.vocab();
+        let single = |word: &str| {
+            let t = vocab.tokenize(word.as_bytes(), false, false);
+            (t.len() == 1).then(|| t[0])
+        };
+        let (Some(yes), Some(no)) = (single("yes"), single("no")) else {
+            return Err(EngineError::InvalidRequest {
+                message: "this model's vocabulary has no single `yes` and `no` tokens: it cannot rerank".into(),
+            });
+        };
+        let prefix = format!(
+            "<|im_start|>system\n{RERANK_SYSTEM}<|im_end|>\n<|im_start|>user\n<Instruct>: {}\n<Query>: {}\n<Document>: ",
+            r.instruction, r.query
+        );
+        let prefix = vocab.tokenize(prefix.as_bytes(), true, true);
+        let suffix = vocab.tokenize(b"<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", false, true);
+        let room = self.n_ctx_seq.saturating_sub(prefix.len() + suffix.len() + 1);
+        if room < 16 {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens: (prefix.len() + suffix.len()) as u64,
+                context: self.n_ctx_seq as u64,
+                reserved: 16,
+            });
+        }
+        self.clear();
+        self.feed(&prefix, 0, false)?;
+        let mut scores = Vec::with_capacity(r.documents.len());
+        for doc in &r.documents {
+            // Only this document's tokens go; the shared prefix stays in the cache.
+            let at = u32::try_from(prefix.len()).unwrap_or(u32::MAX);
+            if !self.ctx.clear_kv_cache_seq(Some(0), Some(at), None).unwrap_or(false) {
+                self.clear();
+                self.feed(&prefix, 0, false)?;
+            }
+            let mut tokens = vocab.tokenize(doc.as_bytes(), false, false);
+            tokens.truncate(room);
+            tokens.extend_from_slice(&suffix);
+            let index = self.feed(&tokens, prefix.len(), true)?;
+            let logits = self.ctx.get_logits_ith(index);
+            let (y, n) = (logits[usize::try_from(yes.0).unwrap_or(0)], logits[usize::try_from(no.0).unwrap_or(0)]);
+            scores.push(1.0 / (1.0 + (n - y).exp()));
+        }
+        Ok(scores)
     }
 
     fn clear(&mut self) {

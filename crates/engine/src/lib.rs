@@ -16,7 +16,7 @@ pub mod preflight;
 mod worker;
 
 pub use backend::{DeviceInfo, default_threads, devices};
-pub use chat::{BenchSample, ChatModel, LoadedModel};
+pub use chat::{BenchSample, ChatModel, LoadedModel, RerankRequest};
 pub use embed::{EmbedTokenCounter, EmbeddingModel, LoadedEmbedder};
 
 use std::path::Path;

@@ -150,7 +150,8 @@ pub(crate) async fn search(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "`limit` must be between 1 and 100"));
     }
-    let request = SearchRequest { query: body.query, mode, top_k: limit, doc: body.doc, vector_weight: None };
+    let request =
+        SearchRequest { query: body.query, mode, top_k: limit, doc: body.doc, vector_weight: None, rerank: None };
     let hits = state.desk.documents(&matter_id).search(&request).await?;
     let data = hits
         .into_iter()
@@ -227,6 +228,7 @@ pub(crate) async fn ask(
         top_k: body.top_k,
         search_mode: None,
         max_tokens: body.max_tokens,
+        rerank: None,
     };
     let slot = match mode {
         AnswerMode::Generate => Some(state.slots.admit().await?),

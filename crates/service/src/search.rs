@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use lexdesk_core::EngineError;
-use lexdesk_core::embed::{EmbedRole, Embedder};
+use lexdesk_core::embed::{EmbedRole, Embedder, Reranker};
 use lexdesk_core::store::{
     ChunkStore, DocumentRecord, DocumentStatus, HybridQuery, ScoredChunk, SearchFilter, SearchMode, StoreError,
 };
@@ -26,6 +26,9 @@ pub struct SearchRequest {
     /// Weight of the vector list in hybrid fusion (the text list gets the rest); `None`: the
     /// searcher's default ([`Searcher::default_vector_weight`]).
     pub vector_weight: Option<f32>,
+    /// Rerank the candidates with the searcher's reranker (`None`: when it has one; `Some(false)`
+    /// skips it for this request).
+    pub rerank: Option<bool>,
 }
 
 /// Weight of vector scores in hybrid fusion when the embedding model knows the query's language,
@@ -71,6 +74,8 @@ pub struct SearchHit {
     /// The passage is the unit a legal reference in the query names (e.g. `第五十七条` of the
     /// law the query names), put first by hybrid search.
     pub structural: bool,
+    /// The reranker's score in [0, 1], when the hits were reranked.
+    pub rerank_score: Option<f32>,
 }
 
 /// Failures of a search.
@@ -155,12 +160,36 @@ fn merge_units(sorted: Vec<ScoredChunk>, r: &LegalRef) -> Vec<ScoredChunk> {
     out.into_iter().map(|(h, _)| h).collect()
 }
 
+/// Reorder `hits` by `reranker`'s scores (best first; equal scores keep their order); structural
+/// matches stay first, as the unit the query names.
+async fn rerank(reranker: &dyn Reranker, query: &str, hits: Vec<SearchHit>) -> Result<Vec<SearchHit>, SearchError> {
+    let (mut first, mut rest): (Vec<SearchHit>, Vec<SearchHit>) = hits.into_iter().partition(|h| h.structural);
+    let texts = rest.iter().map(|h| format!("{}\n{}", h.heading, h.text)).collect();
+    let scores = reranker.rerank(query, texts).await?;
+    for (h, s) in rest.iter_mut().zip(scores) {
+        h.rerank_score = Some(s);
+    }
+    rest.sort_by(|a, b| b.rerank_score.unwrap_or(0.0).total_cmp(&a.rerank_score.unwrap_or(0.0)));
+    first.extend(rest);
+    Ok(first)
+}
+
 /// Searches one matter; holds its document list so that batches of queries do not re-read it.
-#[derive(Debug)]
 pub struct Searcher<'a, S, E> {
     store: &'a S,
     embedder: Option<&'a E>,
     documents: HashMap<String, DocumentRecord>,
+    /// Reorders the first `depth` candidates (structural matches stay first).
+    reranker: Option<(&'a dyn Reranker, usize)>,
+}
+
+impl<S, E> std::fmt::Debug for Searcher<'_, S, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Searcher")
+            .field("documents", &self.documents.len())
+            .field("rerank_depth", &self.reranker.map(|r| r.1))
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
@@ -176,7 +205,15 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             .filter(|d| d.status == DocumentStatus::Indexed)
             .map(|d| (d.id.clone(), d))
             .collect();
-        Ok(Self { store, embedder, documents })
+        Ok(Self { store, embedder, documents, reranker: None })
+    }
+
+    /// Rerank the first `depth` candidates of every search (at least its `top_k`) with
+    /// `reranker`, unless a request says otherwise.
+    #[must_use]
+    pub fn with_reranker(mut self, reranker: &'a dyn Reranker, depth: usize) -> Self {
+        self.reranker = Some((reranker, depth.max(1)));
+        self
     }
 
     /// The store searched.
@@ -215,7 +252,9 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             return Err(SearchError::EmptyQuery);
         }
         let filter = SearchFilter { doc_ids: request.doc.as_deref().map(|d| self.resolve_doc(d)).transpose()? };
-        let k = request.top_k;
+        let reranker = self.reranker.filter(|_| request.rerank != Some(false));
+        // Reranking picks the best of more candidates than are returned.
+        let k = reranker.map_or(request.top_k, |(_, depth)| request.top_k.max(depth));
         // Each list goes deeper than k so that fusion can promote a chunk both lists agree on
         // (and min–max normalisation has a stable floor).
         let depth = (k * 4).max(40);
@@ -259,7 +298,7 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         let mut ordered: Vec<ScoredChunk> = structural;
         ordered.extend(hits.into_iter().filter(|h| !structural_ids.contains(&h.chunk.id)));
         ordered.truncate(k);
-        Ok(ordered
+        let mut out: Vec<SearchHit> = ordered
             .into_iter()
             .filter_map(|h| {
                 let id = h.chunk.id.clone();
@@ -269,7 +308,12 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
                 hit.structural = structural_ids.contains(&id);
                 Some(hit)
             })
-            .collect())
+            .collect();
+        if let Some((reranker, _)) = reranker {
+            out = rerank(reranker, &request.query, out).await?;
+        }
+        out.truncate(request.top_k);
+        Ok(out)
     }
 
     /// [`DEFAULT_VECTOR_WEIGHT`], or [`FOREIGN_VECTOR_WEIGHT`] when the embedding model was not
@@ -380,6 +424,7 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             vector_score: None,
             text_score: None,
             structural: false,
+            rerank_score: None,
         })
     }
 }

@@ -476,3 +476,52 @@ async fn an_uncited_sentence_held_by_a_passage_is_attributed_and_a_contradicted_
         assert!(a.abstained, "{reply}: nothing verified");
     }
 }
+
+/// Scores 1 for passages holding a phrase, 0.1 for the rest.
+struct PhraseReranker(&'static str);
+
+impl lexdesk_core::embed::Reranker for PhraseReranker {
+    fn rerank<'a>(
+        &'a self,
+        _query: &'a str,
+        documents: Vec<String>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<f32>, lexdesk_core::EngineError>> + Send + 'a>> {
+        Box::pin(async move { Ok(documents.iter().map(|d| if d.contains(self.0) { 1.0 } else { 0.1 }).collect()) })
+    }
+}
+
+/// A reranker reorders the candidates (more of them than are returned), keeps structural matches
+/// first, records its scores, and a request may skip it.
+#[tokio::test]
+async fn a_reranker_reorders_candidates_after_structural_matches_and_can_be_skipped() {
+    use lexdesk_service::search::SearchRequest;
+    let (store, embedder) = matter().await;
+    let reranker = PhraseReranker("thirty days");
+    let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap().with_reranker(&reranker, 10);
+    let request = |rerank| SearchRequest {
+        query: "How long does the agreement remain in force?".into(),
+        mode: lexdesk_core::store::SearchMode::Text,
+        top_k: 1,
+        doc: None,
+        vector_weight: None,
+        rerank,
+    };
+    let plain = searcher.search(&request(Some(false))).await.unwrap();
+    assert!(plain[0].text.contains("two (2) years") && plain[0].rerank_score.is_none(), "{plain:#?}");
+    let reranked = searcher.search(&request(None)).await.unwrap();
+    assert_eq!(reranked.len(), 1);
+    assert!(reranked[0].text.contains("thirty days"), "a candidate beyond top_k was promoted: {reranked:#?}");
+    assert_eq!(reranked[0].rerank_score, Some(1.0));
+
+    // The article a legal reference names stays first.
+    let law = SearchRequest {
+        query: "劳动合同法第57条规定了什么？".into(),
+        mode: lexdesk_core::store::SearchMode::Hybrid,
+        top_k: 3,
+        doc: None,
+        vector_weight: None,
+        rerank: None,
+    };
+    let hits = searcher.search(&law).await.unwrap();
+    assert!(hits[0].structural && hits[0].rerank_score.is_none(), "{hits:#?}");
+}

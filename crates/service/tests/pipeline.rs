@@ -146,6 +146,7 @@ async fn search_modes_filters_and_errors() {
         top_k: 3,
         doc: doc.map(str::to_string),
         vector_weight: None,
+        rerank: None,
     };
     for mode in [SearchMode::Text, SearchMode::Vector, SearchMode::Hybrid] {
         let hits = searcher.search(&req("reverse engineer", mode, None)).await.unwrap();

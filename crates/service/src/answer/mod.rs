@@ -443,6 +443,7 @@ where
             top_k: options.evidence.max(1),
             doc: request.doc.clone(),
             vector_weight: None,
+            rerank: None,
         })
         .await?;
     let terms = content_terms(question);

@@ -41,6 +41,7 @@ impl Evidence {
             vector_score: p.vector_score,
             text_score: None,
             structural: p.structural,
+            rerank_score: None,
         };
         Some(Self { label, hit, pdf: p.page.is_some(), fresh: false, retrieved: false })
     }
