@@ -220,6 +220,8 @@ export type AskParams = {
 	search_mode?: SearchMode | null,
 	/**  Tokens reserved for the answer (default: the template's, else the setting). */
 	max_tokens?: number | null,
+	/**  Rerank the retrieved passages (`None`: as `[retrieval] rerank` says). */
+	rerank?: boolean | null,
 };
 
 /**  An answered question: the turn as saved, and its session. */
@@ -1260,6 +1262,15 @@ export type RenderedTemplate = {
 	parameters: Parameters,
 };
 
+/**  When search results are reranked (`[retrieval] rerank`). */
+export type RerankMode = 
+/**  When the reranking model runs on a GPU (on two CPU cores it costs seconds per passage). */
+"auto" | 
+/**  Always. */
+"on" | 
+/**  Never. */
+"off";
+
 /**  Why a run produced no output. */
 export type RunError = {
 	/**  The error's code (`PROMPT_TOO_LONG`, …). */
@@ -1375,6 +1386,8 @@ export type Settings = {
 	context_length: number | null,
 	/**  Tokens an answer may use. */
 	max_tokens: number,
+	/**  When search results are reranked by the language model. */
+	rerank: RerankMode,
 	/**  The data directory. */
 	home: string,
 	/**  GGUF files found in the models folders. */
@@ -1401,6 +1414,8 @@ export type SettingsUpdate = {
 	context_length: number | null,
 	/**  Tokens an answer may use (64–8192). */
 	max_tokens: number | null,
+	/**  Reranking: auto, on or off. */
+	rerank?: RerankMode | null,
 };
 
 /**  A template with where it lives and its text. */

@@ -167,6 +167,8 @@ pub struct Settings {
     pub context_length: Option<u32>,
     /// Tokens an answer may use.
     pub max_tokens: u32,
+    /// When search results are reranked by the language model.
+    pub rerank: lexdesk_core::config::RerankMode,
     /// The data directory.
     pub home: String,
     /// GGUF files found in the models folders.
@@ -181,6 +183,7 @@ impl Settings {
             threads: config.engine.threads,
             gpu_layers: config.engine.gpu_layers.to_string(),
             context_length: config.engine.context_length.and_then(|c| u32::try_from(c).ok()),
+            rerank: config.retrieval.rerank,
             max_tokens: config.generation.max_tokens,
             home: home.root().display().to_string(),
             available_models: available_models(home),
@@ -267,6 +270,9 @@ pub struct SettingsUpdate {
     pub context_length: Option<u32>,
     /// Tokens an answer may use (64–8192).
     pub max_tokens: Option<u32>,
+    /// Reranking: auto, on or off.
+    #[serde(default)]
+    pub rerank: Option<lexdesk_core::config::RerankMode>,
 }
 
 impl SettingsUpdate {
@@ -304,6 +310,9 @@ impl SettingsUpdate {
                 });
             }
             config.generation.max_tokens = n;
+        }
+        if let Some(r) = self.rerank {
+            config.retrieval.rerank = r;
         }
         Ok(())
     }

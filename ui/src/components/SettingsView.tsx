@@ -6,6 +6,7 @@ import {
   type Hardware,
   type IpcError,
   type ModelChoice,
+  type RerankMode,
   type Settings,
   type SettingsUpdate,
 } from "../bindings";
@@ -25,6 +26,7 @@ type Form = {
   gpuLayers: string;
   contextLength: string;
   maxTokens: string;
+  rerank: RerankMode;
 };
 
 function toForm(s: Settings): Form {
@@ -37,6 +39,7 @@ function toForm(s: Settings): Form {
     gpuLayers: auto ? "" : s.gpu_layers.trim(),
     contextLength: s.context_length === null ? "" : String(s.context_length),
     maxTokens: String(s.max_tokens),
+    rerank: s.rerank,
   };
 }
 
@@ -53,6 +56,7 @@ export function buildUpdate(before: Form, after: Form): SettingsUpdate {
     context_length:
       after.contextLength.trim() !== before.contextLength.trim() ? parseCount(after.contextLength) : null,
     max_tokens: after.maxTokens.trim() !== before.maxTokens.trim() ? parseCount(after.maxTokens) : null,
+    rerank: after.rerank !== before.rerank ? after.rerank : null,
   };
 }
 
@@ -196,6 +200,19 @@ export function SettingsView() {
                 aria-invalid={invalid === "maxTokens"}
                 onChange={(e) => set("maxTokens", e.target.value)}
               />
+            </div>
+            <div className="field">
+              <label htmlFor="rerank">{t("settings.rerank")}</label>
+              <select
+                id="rerank"
+                data-testid="settings-rerank"
+                value={form.rerank}
+                onChange={(e) => set("rerank", e.target.value as RerankMode)}
+              >
+                <option value="auto">{t("settings.rerankAuto")}</option>
+                <option value="on">{t("settings.rerankOn")}</option>
+                <option value="off">{t("settings.rerankOff")}</option>
+              </select>
             </div>
           </fieldset>
 

@@ -71,6 +71,7 @@ describe("the data layer follows the shell's announcements", () => {
       gpu_layers: "auto",
       context_length: null,
       max_tokens: 512,
+      rerank: "auto",
       home: "/h",
       available_models: models.map((file_name) => ({
         file_name,

@@ -289,6 +289,7 @@ describe("settings", () => {
       gpu_layers: "auto",
       context_length: null,
       max_tokens: 1024,
+      rerank: "auto",
       home: "/home/u/.lexdesk",
       available_models: [
         { file_name: "qwen-7b.gguf", path: "/models/qwen-7b.gguf", size_bytes: 4e9, kind: "chat", description: null },
@@ -318,6 +319,7 @@ describe("settings", () => {
     const maxTokens = screen.getByLabelText("Maximum answer tokens");
     await userEvent.clear(maxTokens);
     await userEvent.type(maxTokens, "2048");
+    await userEvent.selectOptions(screen.getByLabelText("Rerank search results"), "off");
     expect(screen.getByText("Test GPU")).toBeInTheDocument();
     expect(screen.getByText("/home/u/.lexdesk")).toBeInTheDocument();
     await userEvent.click(screen.getByTestId("settings-save"));
@@ -330,6 +332,7 @@ describe("settings", () => {
         gpu_layers: "20",
         context_length: null,
         max_tokens: 2048,
+        rerank: "off",
       },
     });
   });
@@ -342,6 +345,7 @@ describe("settings", () => {
       gpu_layers: "auto",
       context_length: 8192,
       max_tokens: 512,
+      rerank: "auto",
       home: "/h",
       available_models: [],
     };
