@@ -36,6 +36,14 @@ pub struct SearchRequest {
 /// en-nda-evidence).
 pub const DEFAULT_VECTOR_WEIGHT: f32 = 0.5;
 
+/// Weight of vector scores for Chinese queries when the embedding model knows Chinese
+/// (multilingual-e5): on the development sets (zh-laws subset, `tests/eval/retrieval.py
+/// --vector-weight`), zh-statute-semantic hit@1 / MRR@10 went 0.237/0.299 (0.3), 0.263/0.338
+/// (0.4), 0.312/0.389 (0.5), 0.312/0.392 (0.6), 0.325/0.396 (0.7), zh-statute-recall stayed at
+/// 0.960/0.980; English queries keep 0.5 (en-nda-evidence MRR@10 0.754 at 0.4, 0.750 at 0.5,
+/// 0.737 at 0.6, 0.713 at 0.7).
+pub const CHINESE_VECTOR_WEIGHT: f32 = 0.6;
+
 /// Weight of vector scores when it does not (MiniLM and Chinese questions): 0.5 cost
 /// zh-statute-semantic dev two thirds of its hit@1 (0.113 → 0.037); 0.1 and 0 tie with full text.
 pub const FOREIGN_VECTOR_WEIGHT: f32 = 0.1;
@@ -316,11 +324,17 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         Ok(out)
     }
 
-    /// [`DEFAULT_VECTOR_WEIGHT`], or [`FOREIGN_VECTOR_WEIGHT`] when the embedding model was not
-    /// trained for the query's language.
+    /// [`DEFAULT_VECTOR_WEIGHT`] ([`CHINESE_VECTOR_WEIGHT`] for a Chinese query), or
+    /// [`FOREIGN_VECTOR_WEIGHT`] when the embedding model was not trained for the query's language.
     #[must_use]
     pub fn default_vector_weight(&self, query: &str) -> f32 {
-        if self.vectors_understand(query) { DEFAULT_VECTOR_WEIGHT } else { FOREIGN_VECTOR_WEIGHT }
+        if !self.vectors_understand(query) {
+            FOREIGN_VECTOR_WEIGHT
+        } else if lexdesk_text::analyze::is_chinese(query) {
+            CHINESE_VECTOR_WEIGHT
+        } else {
+            DEFAULT_VECTOR_WEIGHT
+        }
     }
 
     /// Whether the embedding model was trained for the language of `text` (so that cosine
