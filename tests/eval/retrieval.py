@@ -126,6 +126,7 @@ def main():
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set")
     p.add_argument("--vector-weight", type=float, help="weight of vector scores in hybrid search (lexdesk's default if absent)")
+    p.add_argument("--rerank", choices=["on", "off"], help="rerank with the language model (lexdesk's setting if absent)")
     p.add_argument("--out", help="write the report as JSON here")
     p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
                    help="ingest this folder for a matter instead of the shared corpus (e.g. a subset of it with "
@@ -157,7 +158,8 @@ def main():
             proc = run(
                 [args.lexdesk, "--home", args.home, "search", "--matter", SETS[s], "--batch", str(qfile),
                  "--json", "--top-k", "10", "--mode", mode]
-                + (["--vector-weight", str(args.vector_weight)] if args.vector_weight is not None and mode == "hybrid" else []),
+                + (["--vector-weight", str(args.vector_weight)] if args.vector_weight is not None and mode == "hybrid" else [])
+                + (["--rerank", args.rerank] if args.rerank else []),
                 capture_output=True,
                 text=True,
             )
@@ -167,7 +169,8 @@ def main():
                 obj = json.loads(line)
                 results[str(obj["id"])] = obj["hits"]
             m = score(rows, results, corpus_root)
-            m.update({"set": s, "mode": mode, "seconds": round(elapsed, 1)})
+            m.update({"set": s, "mode": mode, "rerank": args.rerank, "seconds": round(elapsed, 1),
+                      "seconds_per_question": round(elapsed / max(1, len(rows)), 2)})
             report["results"].append(m)
             print(
                 f"{s:<22} {mode:<7} n={m['questions']:<4} hit@1 {m['hit@1']:.3f}  hit@5 {m['hit@5']:.3f}  "
