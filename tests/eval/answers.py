@@ -17,7 +17,6 @@ Usage:
   python3 tests/eval/answers.py --lexdesk target/debug/lexdesk --home /tmp/eval-home [--per-set 8]
 """
 
-import argparse
 import json
 import os
 import random
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from retrieval import CORPUS, SETS  # noqa: E402
+from retrieval import SETS, common_arguments, corpus_root  # noqa: E402
 
 OTHER = {"zh-laws": "en-nda", "en-nda": "zh-laws"}
 WS = re.compile(r"\s+")
@@ -49,11 +48,11 @@ def ask(args, matter, question, doc=None):
     return json.loads(proc.stdout), time.time() - started, None
 
 
-def file_text(corpus_root, source, cache):
+def file_text(root, source, cache):
     if source not in cache:
         path = Path(source)
         if not path.is_absolute():
-            path = corpus_root / source
+            path = root / source
         try:
             cache[source] = squash(path.read_text(encoding="utf-8"))
         except OSError:
@@ -61,7 +60,7 @@ def file_text(corpus_root, source, cache):
     return cache[source]
 
 
-def grounded(row, answer, corpus_root):
+def grounded(row, answer, root):
     passages = {p.get("id"): p for p in answer["searched"]["passages"] if p.get("id")}
     for c in answer["citations"]:
         if not c["verified"]:
@@ -82,7 +81,7 @@ def grounded(row, answer, corpus_root):
                 return True
         else:
             try:
-                rel = Path(c["source"]).resolve().relative_to(corpus_root).as_posix()
+                rel = Path(c["source"]).resolve().relative_to(root).as_posix()
             except ValueError:
                 rel = c["source"]
             if rel not in row["gold_files"]:
@@ -96,18 +95,11 @@ def grounded(row, answer, corpus_root):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lexdesk", required=True)
-    p.add_argument("--home", required=True)
-    p.add_argument("--shared", default=os.environ.get("LEXDESK_SHARED", str(Path(__file__).resolve().parents[3] / "shared")))
+    p = common_arguments(__doc__)
     p.add_argument("--per-set", type=int, default=8)
     p.add_argument("--off-corpus", type=int, default=4, help="questions per set asked of the other matter")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out")
-    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
-                   help="the folder a matter was ingested from, when not the shared corpus (see retrieval.py)")
     args = p.parse_args()
-    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     rng = random.Random(args.seed)
     report = {"sets": {}, "items": []}
@@ -116,7 +108,7 @@ def main():
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
         sample = rng.sample(rows, min(args.per_set, len(rows)))
         off = rng.sample([r for r in rows if r not in sample], min(args.off_corpus, len(rows) - len(sample)))
-        corpus_root = Path(overrides.get(matter, shared / CORPUS[matter])).resolve()
+        root = corpus_root(args, matter)
         stats = {"questions": len(sample), "answered": 0, "grounded": 0, "verified_quotes": 0,
                  "dishonest_quotes": 0, "errors": 0, "seconds": [], "off_corpus": len(off), "off_corpus_abstained": 0}
         for row in sample:
@@ -129,13 +121,13 @@ def main():
             else:
                 item.update(abstained=answer["abstained"], answer=answer["answer"], citations=answer["citations"])
                 stats["answered"] += not answer["abstained"]
-                g = grounded(row, answer, corpus_root)
+                g = grounded(row, answer, root)
                 item["grounded"] = g
                 stats["grounded"] += g
                 for c in answer["citations"]:
                     if c["verified"]:
                         stats["verified_quotes"] += 1
-                        text = file_text(corpus_root, c["source"], cache)
+                        text = file_text(root, c["source"], cache)
                         if text is not None and squash(c["quote"]) not in text:
                             stats["dishonest_quotes"] += 1
                             item.setdefault("dishonest", []).append(c["quote"])

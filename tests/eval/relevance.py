@@ -20,7 +20,6 @@ Usage:
   python3 tests/eval/relevance.py --lexdesk target/debug/lexdesk --home /tmp/eval-home [--limit N]
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -28,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from retrieval import CORPUS, SETS, is_hit  # noqa: E402
+from retrieval import SETS, common_arguments, corpus_root, is_hit  # noqa: E402
 
 OTHER = {"zh-laws": "en-nda", "en-nda": "zh-laws"}
 
@@ -69,16 +68,9 @@ def best_floor(gold, off):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lexdesk", required=True)
-    p.add_argument("--home", required=True)
-    p.add_argument("--shared", default=os.environ.get("LEXDESK_SHARED", str(Path(__file__).resolve().parents[3] / "shared")))
+    p = common_arguments(__doc__)
     p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--out")
-    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
-                   help="the folder a matter was ingested from, when not the shared corpus (see retrieval.py)")
     args = p.parse_args()
-    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     report = {"sets": {}}
     all_gold, all_off = [], []
@@ -86,17 +78,17 @@ def main():
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
         if args.limit:
             rows = rows[: args.limit]
-        corpus_root = Path(overrides.get(matter, shared / CORPUS[matter])).resolve()
+        root = corpus_root(args, matter)
         own = search(args, matter, rows, keep_doc=True)
         other = search(args, OTHER[matter], rows, keep_doc=False)
         gold, nongold, off = [], [], []
         for r in rows:
             hits = own.get(str(r["id"]), [])
-            g = next((h for h in hits if is_hit(r, h, corpus_root)), None)
+            g = next((h for h in hits if is_hit(r, h, root)), None)
             # Vector search: a hit's score is its cosine.
             if g is not None:
                 gold.append(g.get("vector_score", g["score"]))
-            ng = [h.get("vector_score", h["score"]) for h in hits if not is_hit(r, h, corpus_root)]
+            ng = [h.get("vector_score", h["score"]) for h in hits if not is_hit(r, h, root)]
             if ng:
                 nongold.append(max(ng))
             oh = other.get(str(r["id"]), [])

@@ -117,29 +117,41 @@ def score(rows, results, corpus_root, k=10):
     }
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def common_arguments(doc):
+    """The arguments every script of tests/eval takes: the binary, the home, the shared folder,
+    the report file and corpus overrides (`corpus_root` reads them)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lexdesk", required=True)
     p.add_argument("--home", required=True)
     p.add_argument("--shared", default=os.environ.get("LEXDESK_SHARED", str(Path(__file__).resolve().parents[3] / "shared")))
+    p.add_argument("--out", help="write the report as JSON here")
+    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
+                   help="ingest this folder for a matter instead of the shared corpus (e.g. a subset of it with "
+                        "the same relative paths, which gold files are matched on)")
+    return p
+
+
+def corpus_root(args, matter):
+    """The folder a matter's documents come from: a --corpus override, else the shared corpus."""
+    overrides = dict(c.split("=", 1) for c in args.corpus)
+    return Path(overrides.get(matter, Path(args.shared).resolve() / CORPUS[matter])).resolve()
+
+
+def main():
+    p = common_arguments(__doc__)
     p.add_argument("--modes", default="text,vector,hybrid")
     p.add_argument("--sets", default=",".join(SETS))
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each set")
     p.add_argument("--vector-weight", type=float, help="weight of vector scores in hybrid search (lexdesk's default if absent)")
     p.add_argument("--rerank", choices=["on", "off"], help="rerank with the language model (lexdesk's setting if absent)")
-    p.add_argument("--out", help="write the report as JSON here")
-    p.add_argument("--corpus", action="append", default=[], metavar="MATTER=DIR",
-                   help="ingest this folder for a matter instead of the shared corpus (e.g. a subset of it with "
-                        "the same relative paths, which gold files are matched on)")
     args = p.parse_args()
-    overrides = dict(c.split("=", 1) for c in args.corpus)
     shared = Path(args.shared).resolve()
     sets = [s for s in args.sets.split(",") if s]
     report = {"ingest": {}, "results": []}
 
     for matter in sorted({SETS[s] for s in sets}):
         if not matter_exists(args, matter):
-            report["ingest"][matter] = ingest(args, matter, overrides.get(matter, str(shared / CORPUS[matter])))
+            report["ingest"][matter] = ingest(args, matter, str(corpus_root(args, matter)))
 
     for s in sets:
         rows = [json.loads(l) for l in open(shared / "data/eval" / f"{s}.dev.jsonl", encoding="utf-8")]
@@ -152,7 +164,7 @@ def main():
                 if r.get("doc"):
                     q["doc"] = r["doc"]
                 f.write(json.dumps(q, ensure_ascii=False) + "\n")
-        corpus_root = Path(overrides.get(SETS[s], shared / CORPUS[SETS[s]])).resolve()
+        root = corpus_root(args, SETS[s])
         for mode in args.modes.split(","):
             started = time.time()
             proc = run(
@@ -168,7 +180,7 @@ def main():
             for line in proc.stdout.splitlines():
                 obj = json.loads(line)
                 results[str(obj["id"])] = obj["hits"]
-            m = score(rows, results, corpus_root)
+            m = score(rows, results, root)
             m.update({"set": s, "mode": mode, "rerank": args.rerank, "seconds": round(elapsed, 1),
                       "seconds_per_question": round(elapsed / max(1, len(rows)), 2)})
             report["results"].append(m)

@@ -10,6 +10,7 @@ use lexdesk_core::store::{ChunkStore, DocumentRecord, DocumentStatus, SearchMode
 use lexdesk_ingest::extract::ExtractConfig;
 use lexdesk_ingest::pdf::WorkerConfig;
 use lexdesk_service::ingest::IngestOptions;
+use lexdesk_service::ingest::reembed::ReembedTarget;
 use lexdesk_service::search::{SearchHit, Searcher};
 use lexdesk_store::{LanceStore, StoreOptions};
 use serde::{Deserialize, Serialize};
@@ -173,9 +174,14 @@ impl DocumentsApi<'_> {
         let summary = {
             let from = LanceStore::open_writer(&matter.store_dir(), dims, StoreOptions::default()).await?;
             let to = LanceStore::open_writer(&next, engine.dimensions(), StoreOptions::default()).await?;
-            let chunk = lexdesk_ingest::ChunkConfig::default();
-            lexdesk_service::ingest::reembed::reembed(&from, &to, &engine, &counter, &chunk, 64, cancel, progress)
-                .await?
+            let target = ReembedTarget {
+                store: &to,
+                embedder: &engine,
+                counter: &counter,
+                chunk: lexdesk_ingest::ChunkConfig::default(),
+                embed_batch: 64,
+            };
+            lexdesk_service::ingest::reembed::reembed(&from, &target, cancel, progress).await?
         };
         if !summary.cancelled {
             self.desk.matters.swap_reembedded(&matter, &target)?;

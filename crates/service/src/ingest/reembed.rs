@@ -65,20 +65,30 @@ pub struct ReembedSummary {
     pub index: Option<VectorIndexState>,
 }
 
-/// Re-embed every document of `from` into `to` with `embedder`, chunks sized by `counter`.
-/// Documents already in `to` are skipped; `to` is optimised at the end.
+/// Where a re-embedding writes: the new store, the model, how chunks are sized and batched.
+#[derive(Debug)]
+pub struct ReembedTarget<'a, T, E, C> {
+    /// The new store.
+    pub store: &'a T,
+    /// The new embedding model.
+    pub embedder: &'a E,
+    /// Its vocabulary, for chunk sizes.
+    pub counter: &'a C,
+    /// Chunk budgets.
+    pub chunk: ChunkConfig,
+    /// Texts per call to the embedder.
+    pub embed_batch: usize,
+}
+
+/// Re-embed every document of `from` into `target`. Documents already in the target store are
+/// skipped; it is optimised at the end.
 ///
 /// # Errors
 /// A store or the embedder failed; documents written before stay written (and are skipped by
 /// the next run).
-#[allow(clippy::too_many_arguments, reason = "the long-operation contract plus two stores")]
 pub async fn reembed<S, T, E, C>(
     from: &S,
-    to: &T,
-    embedder: &E,
-    counter: &C,
-    chunk: &ChunkConfig,
-    embed_batch: usize,
+    target: &ReembedTarget<'_, T, E, C>,
     cancel: &CancelToken,
     progress: &mut (dyn FnMut(ReembedEvent) + Send),
 ) -> Result<ReembedSummary, IngestError>
@@ -89,6 +99,7 @@ where
     C: TokenCounter + Sync,
 {
     let started = Instant::now();
+    let to = target.store;
     let mut documents = from.documents().await?;
     // Oldest first, as they were added.
     documents.sort_by_key(|d| d.added_at_ms);
@@ -112,7 +123,7 @@ where
         let file_name = document.file_name.clone();
         let chunks = match document.status {
             DocumentStatus::Indexed => {
-                let n = copy_document(from, to, embedder, counter, chunk, embed_batch.max(1), document).await?;
+                let n = copy_document(from, target, document).await?;
                 summary.reembedded += 1;
                 summary.chunks += n;
                 n
@@ -137,11 +148,7 @@ where
 /// One document: its stored pages chunked again and embedded; returns its chunk count.
 async fn copy_document<S, T, E, C>(
     from: &S,
-    to: &T,
-    embedder: &E,
-    counter: &C,
-    chunk: &ChunkConfig,
-    embed_batch: usize,
+    target: &ReembedTarget<'_, T, E, C>,
     mut document: DocumentRecord,
 ) -> Result<usize, IngestError>
 where
@@ -152,11 +159,11 @@ where
 {
     let pages = from.pages(&document.id, &[]).await?;
     let texts: Vec<PageText<'_>> = pages.iter().map(|p| PageText { number: p.number, text: &p.text }).collect();
-    let pieces = chunk_document(Some(&document.title), &texts, counter, chunk);
+    let pieces = chunk_document(Some(&document.title), &texts, target.counter, &target.chunk);
     let (mut chunks, embed_texts) = chunk_records(&document.id, pieces);
     let mut vectors = Vec::with_capacity(chunks.len());
-    for batch in embed_texts.chunks(embed_batch) {
-        vectors.extend(embedder.embed(batch.to_vec(), EmbedRole::Document).await?);
+    for batch in embed_texts.chunks(target.embed_batch.max(1)) {
+        vectors.extend(target.embedder.embed(batch.to_vec(), EmbedRole::Document).await?);
     }
     for (c, e) in chunks.iter_mut().zip(vectors) {
         c.vector = e.vector;
@@ -164,6 +171,6 @@ where
     document.chunk_count = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
     document.status = DocumentStatus::Ingesting;
     let n = chunks.len();
-    to.write(vec![DocumentWrite { document, pages, chunks }]).await?;
+    target.store.write(vec![DocumentWrite { document, pages, chunks }]).await?;
     Ok(n)
 }
