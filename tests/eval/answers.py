@@ -6,9 +6,11 @@ of ../shared/data/eval in the matters tests/eval/retrieval.py ingested (zh-laws,
 the same kind of questions of the *other* matter, which cannot answer them. Per set:
 
 - answered: the answer did not abstain;
-- grounded: at least one verified citation comes from a gold source (zh: a gold file whose cited
-  passage holds the gold article's snippet; NDA: the question's document, with a quote inside an
-  evidence span, or the cited passage holding one);
+- grounded: the answer did not abstain and at least one verified citation comes from a gold
+  source (zh: a gold file, cited at the gold article or quoting its snippet; NDA: the question's
+  document, with a quote overlapping an evidence span);
+- gold fallback: the answer abstained because nothing the model wrote could be verified, and the
+  checked passages it shows instead include a gold one;
 - dishonest quotes: verified quotes that are not in the cited file's text (whitespace ignored) —
   must be 0;
 - off-corpus abstention: share of questions asked of the wrong matter that abstained.
@@ -109,7 +111,7 @@ def main():
         sample = rng.sample(rows, min(args.per_set, len(rows)))
         off = rng.sample([r for r in rows if r not in sample], min(args.off_corpus, len(rows) - len(sample)))
         root = corpus_root(args, matter)
-        stats = {"questions": len(sample), "answered": 0, "grounded": 0, "verified_quotes": 0,
+        stats = {"questions": len(sample), "answered": 0, "grounded": 0, "gold_fallback": 0, "verified_quotes": 0,
                  "dishonest_quotes": 0, "errors": 0, "seconds": [], "off_corpus": len(off), "off_corpus_abstained": 0}
         for row in sample:
             answer, seconds, error = ask(args, matter, row["question"], row.get("doc"))
@@ -122,8 +124,9 @@ def main():
                 item.update(abstained=answer["abstained"], answer=answer["answer"], citations=answer["citations"])
                 stats["answered"] += not answer["abstained"]
                 g = grounded(row, answer, root)
-                item["grounded"] = g
-                stats["grounded"] += g
+                item["grounded"] = g and not answer["abstained"]
+                stats["grounded"] += item["grounded"]
+                stats["gold_fallback"] += g and answer["abstained"]
                 for c in answer["citations"]:
                     if c["verified"]:
                         stats["verified_quotes"] += 1
@@ -146,6 +149,7 @@ def main():
         stats["median_seconds"] = secs[len(secs) // 2] if secs else None
         report["sets"][s] = stats
         print(f"{s:<22} n={stats['questions']} answered {stats['answered']} grounded {stats['grounded']} "
+              f"gold fallback {stats['gold_fallback']} "
               f"verified quotes {stats['verified_quotes']} dishonest {stats['dishonest_quotes']} errors {stats['errors']} "
               f"off-corpus abstained {stats['off_corpus_abstained']}/{stats['off_corpus']} "
               f"median {stats['median_seconds']} s", flush=True)
