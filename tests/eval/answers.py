@@ -121,7 +121,8 @@ def main():
                 stats["errors"] += 1
                 item["error"] = error
             else:
-                item.update(abstained=answer["abstained"], answer=answer["answer"], citations=answer["citations"])
+                item.update(abstained=answer["abstained"], answer=answer["answer"], citations=answer["citations"],
+                            timings=answer.get("timings"), usage=answer.get("usage"))
                 stats["answered"] += not answer["abstained"]
                 g = grounded(row, answer, root)
                 item["grounded"] = g and not answer["abstained"]
