@@ -1264,7 +1264,10 @@ export type RenderedTemplate = {
 
 /**  When search results are reranked (`[retrieval] rerank`). */
 export type RerankMode = 
-/**  When the reranking model runs on a GPU (on two CPU cores it costs seconds per passage). */
+/**
+ *  When a reranking model (`reranker`) is configured and runs on a GPU (on two CPU cores a
+ *  1.5B model costs over two seconds per passage).
+ */
 "auto" | 
 /**  Always. */
 "on" | 

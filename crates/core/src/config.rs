@@ -232,7 +232,8 @@ impl Default for GenerationConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RerankMode {
-    /// When the reranking model runs on a GPU (on two CPU cores it costs seconds per passage).
+    /// When a reranking model (`reranker`) is configured and runs on a GPU (on two CPU cores a
+    /// 1.5B model costs over two seconds per passage).
     #[default]
     Auto,
     /// Always.
