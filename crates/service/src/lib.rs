@@ -8,7 +8,7 @@
 pub mod answer;
 pub mod cite;
 pub mod ingest;
-pub mod legal_ref;
+pub use lexdesk_text::legal_ref;
 pub mod matters;
 pub mod search;
 pub mod sessions;
