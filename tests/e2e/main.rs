@@ -8,6 +8,7 @@ mod defaults;
 mod desk;
 mod embed;
 mod errors;
+mod eval;
 mod extract;
 mod library;
 mod models;

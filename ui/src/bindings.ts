@@ -222,6 +222,11 @@ export type AskParams = {
 	max_tokens?: number | null,
 	/**  Rerank the retrieved passages (`None`: as `[retrieval] rerank` says). */
 	rerank?: boolean | null,
+	/**
+	 *  A sampling seed (for reproducible runs of a template that samples; answers are greedy
+	 *  otherwise).
+	 */
+	seed?: number | null,
 };
 
 /**  An answered question: the turn as saved, and its session. */

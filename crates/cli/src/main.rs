@@ -15,6 +15,7 @@ use lexdesk_desk::ChatEngine;
 use serde::Serialize;
 
 mod ask;
+mod eval;
 mod library;
 mod models;
 mod output;
@@ -87,6 +88,9 @@ enum Command {
     /// List, show, rename, delete and export a matter's chat sessions
     #[command(subcommand)]
     Session(ask::SessionCommand),
+    /// Evaluate answers on gold sets: import sets, run them (resumable), show, compare and export results
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Prompt templates: list, show, render (with a token-count preview), compare on the local model, import, export
     #[command(subcommand)]
     Templates(templates::TemplatesCommand),
@@ -250,6 +254,8 @@ pub(crate) mod exit {
     pub const RESOURCES: u8 = 4;
     pub const INFERENCE: u8 = 5;
     pub const DOCUMENT: u8 = 6;
+    /// An evaluation found a quote marked verified that is not on its cited page.
+    pub const DISHONEST: u8 = 8;
     pub const CANCELLED: u8 = 130;
 }
 
@@ -392,6 +398,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ask(args) => ask::ask_cmd(&ctx, &mut out, args).await,
         Command::Session(c) => ask::session_cmd(&ctx, &mut out, c),
         Command::Templates(c) => templates::templates_cmd(&ctx, &mut out, c).await,
+        Command::Eval(c) => eval::eval_cmd(&ctx, &mut out, c).await,
         Command::Serve(args) => serve::serve(&ctx, args).await,
         Command::Keys(c) => serve::keys_cmd(&ctx, &mut out, c),
         Command::Worker(_) => unreachable!("handled in main"),

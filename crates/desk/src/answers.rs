@@ -130,6 +130,7 @@ impl AnswersApi<'_> {
                 instructions: s.text.clone(),
             }),
             context_length: generator.as_ref().map(Generator::context_length),
+            seed: params.seed,
         });
         let request = AskRequest {
             question: params.question.trim().to_string(),

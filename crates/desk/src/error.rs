@@ -45,6 +45,9 @@ pub enum DeskError {
     /// Model catalog, downloads, secrets.
     #[error(transparent)]
     Models(#[from] lexdesk_models::ModelsError),
+    /// Gold sets and evaluation runs.
+    #[error(transparent)]
+    Eval(#[from] lexdesk_eval::EvalError),
     /// A matter was built with an embedding model that is no longer available.
     #[error(
         "matter `{matter}` was built with the embedding model {model}, which is not available; re-embed it with the current model (`lexdesk matter reembed`, or Re-embed in the app)"
@@ -151,13 +154,14 @@ lexdesk_core::error_codes!(DeskError {
     Self::Ask(e) => e,
     Self::Models(e) => e,
     Self::Template(e) => e,
+    Self::Eval(e) => e,
 });
 
 /// Every error code the desk can give, with its kind and the error type that gives it: the
 /// codes of every error enum below the front ends. A code has one kind wherever it appears.
 #[must_use]
 pub fn error_codes() -> Vec<(&'static str, lexdesk_core::ErrorKind, &'static str)> {
-    let tables: [(&'static str, &[(&'static str, lexdesk_core::ErrorKind)]); 12] = [
+    let tables: [(&'static str, &[(&'static str, lexdesk_core::ErrorKind)]); 13] = [
         ("EngineError", EngineError::CODES),
         ("ConfigError", ConfigError::CODES),
         ("StoreError", StoreError::CODES),
@@ -169,6 +173,7 @@ pub fn error_codes() -> Vec<(&'static str, lexdesk_core::ErrorKind, &'static str
         ("TemplateError", lexdesk_templates::TemplateError::CODES),
         ("PdfError", lexdesk_ingest::pdf::PdfError::CODES),
         ("ExtractError", lexdesk_ingest::extract::ExtractError::CODES),
+        ("EvalError", lexdesk_eval::EvalError::CODES),
         ("DeskError", DeskError::CODES),
     ];
     tables.into_iter().flat_map(|(ty, codes)| codes.iter().map(move |&(code, kind)| (code, kind, ty))).collect()

@@ -24,6 +24,7 @@ mod answers;
 mod documents;
 mod engines;
 mod error;
+mod evals;
 mod extract;
 mod local_models;
 mod matters;
@@ -46,7 +47,14 @@ pub use answers::AnswersApi;
 pub use documents::{DocumentsApi, IngestParams};
 pub use engines::{ChatEngine, EmbedEngine, file_id};
 pub use error::{DeskError, error_codes};
+pub use evals::{EvalParams, EvalsApi, SetSummary};
 pub use extract::{ExtractEvent, ExtractParams, ExtractSummary};
+pub use lexdesk_eval::export::{ExportFormat as EvalExportFormat, show as eval_show};
+pub use lexdesk_eval::gold::{GoldItem, GoldSet, Problem as GoldProblem};
+pub use lexdesk_eval::report::{
+    Comparison as EvalComparison, ItemChange, ItemResult, Metric, RunReport, TagMetrics, Unit as MetricUnit,
+};
+pub use lexdesk_eval::run::{RunEvent, RunManifest, RunStatus};
 pub use lexdesk_templates::TemplateError;
 // The template library's vocabulary, and its pure text helpers (a time stamp, a unified diff).
 pub use lexdesk_templates::{
@@ -243,6 +251,12 @@ impl Desk {
     #[must_use]
     pub fn templates(&self) -> TemplatesApi<'_> {
         TemplatesApi { desk: self }
+    }
+
+    /// Gold sets and evaluation runs: import, run (resumable), reports, comparisons, exports.
+    #[must_use]
+    pub fn evals(&self) -> EvalsApi<'_> {
+        EvalsApi { desk: self }
     }
 
     /// The secret store (OS keychain, or the encrypted-file fallback): hub and remote-engine

@@ -44,6 +44,10 @@ pub struct AskParams {
     /// Rerank the retrieved passages (`None`: as `[retrieval] rerank` says).
     #[serde(default)]
     pub rerank: Option<bool>,
+    /// A sampling seed (for reproducible runs of a template that samples; answers are greedy
+    /// otherwise).
+    #[serde(default)]
+    pub seed: Option<u32>,
 }
 
 /// An answered question: the turn as saved, and its session.

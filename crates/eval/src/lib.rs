@@ -26,7 +26,7 @@ use std::path::Path;
 #[non_exhaustive]
 pub enum EvalError {
     /// The gold set has problems (each with its row and column).
-    #[error("the gold set {set:?} has {} problem(s): {}", problems.len(), summary(problems))]
+    #[error("the gold set {set:?} has {} problem(s):\n{}", problems.len(), summary(problems))]
     InvalidSet {
         /// The set's name.
         set: String,
@@ -118,9 +118,10 @@ impl EvalError {
 }
 
 fn summary(problems: &[gold::Problem]) -> String {
-    let mut s: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
-    if problems.len() > 5 {
-        s.push(format!("… and {} more", problems.len() - 5));
+    const SHOWN: usize = 50;
+    let mut s: Vec<String> = problems.iter().take(SHOWN).map(|p| format!("  {p}")).collect();
+    if problems.len() > SHOWN {
+        s.push(format!("  … and {} more", problems.len() - SHOWN));
     }
-    s.join("; ")
+    s.join("\n")
 }

@@ -229,6 +229,7 @@ pub(crate) async fn ask(
         search_mode: None,
         max_tokens: body.max_tokens,
         rerank: None,
+        seed: None,
     };
     let slot = match mode {
         AnswerMode::Generate => Some(state.slots.admit().await?),

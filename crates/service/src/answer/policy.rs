@@ -39,6 +39,8 @@ pub struct AnswerPolicy {
     pub template: Option<TemplateShaping>,
     /// The chat model's context length (`None` without a model: extractive answers).
     pub context_length: Option<u32>,
+    /// A sampling seed (evaluations fix one; greedy answers do not need it).
+    pub seed: Option<u32>,
 }
 
 /// The answer options of a policy, the one place their rules live:
@@ -47,7 +49,7 @@ pub struct AnswerPolicy {
 ///   16…8,192 and to at most half the model's context, so a small context still leaves room for
 ///   evidence;
 /// - sampling: the template's, with the default's repeat penalty (small models loop without
-///   it); else greedy with that penalty, so answers are reproducible.
+///   it); else greedy with that penalty, so answers are reproducible; the caller's seed, if any.
 #[must_use]
 pub fn answer_options(policy: &AnswerPolicy) -> AskOptions {
     let defaults = AskOptions::default();
@@ -55,6 +57,7 @@ pub fn answer_options(policy: &AnswerPolicy) -> AskOptions {
         Some(t) => (t.max_tokens, Sampling { repeat_penalty: defaults.sampling.repeat_penalty, ..t.sampling.clone() }),
         None => (policy.configured_max_tokens, defaults.sampling.clone()),
     };
+    let sampling = Sampling { seed: policy.seed.or(sampling.seed), ..sampling };
     AskOptions {
         mode: policy.mode,
         search_mode: policy.search_mode,
