@@ -587,3 +587,118 @@ fn a_remote_engine_is_any_openai_compatible_endpoint() {
         engine.shutdown().await;
     });
 }
+
+/// Evaluation over the API: the demo NDA set started as a background run with an `eval` key,
+/// read while and after it runs; a second run while one runs is refused; other scopes are
+/// refused; and the quality probe exports `lexdesk_eval_*` gauges from its own runs.
+#[test]
+fn evaluation_runs_through_the_api_and_the_quality_probe_exports_gauges() {
+    let home = tempfile::tempdir().unwrap();
+    let keys = KeyStore::new(home.path());
+    let (_, evaluator) = keys.create("evaluator", &[Scope::Eval]).unwrap();
+    let (_, reader) = keys.create("reader", &[Scope::Read, Scope::Ask]).unwrap();
+    let (_, prometheus) = keys.create("prometheus", &[Scope::Metrics]).unwrap();
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    block_on(async {
+        {
+            let desk = lexdesk_e2e::plumbing_desk(home.path());
+            let demo = desk.matters().create("Demo").unwrap();
+            let params = lexdesk_desk::IngestParams::Paths(vec![repo.join("assets/demo")]);
+            desk.documents(&demo.id)
+                .ingest(&params, &lexdesk_core::generate::CancelToken::new(), &mut |_| {})
+                .await
+                .unwrap();
+            desk.evals().import(&repo.join("assets/evals/demo-nda-en.jsonl"), None, false).unwrap();
+        }
+        let config = ServerConfig {
+            probe_set: "demo-nda-en".into(),
+            probe_matter: "Demo".into(),
+            probe_interval_secs: 3600,
+            probe_limit: 3,
+            ..config()
+        };
+        let server = Server::start(home.path(), config).await;
+        let http = http_client();
+        // The probe starts with the server: its gauges appear once its first run finishes.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while metric(&http, &server, &prometheus, "lexdesk_eval_items").await < 3.0 {
+            assert!(Instant::now() < deadline, "the probe never finished");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let text =
+            http.get(server.url("/metrics")).bearer_auth(&prometheus).send().await.unwrap().text().await.unwrap();
+        assert!(
+            text.contains(
+                "lexdesk_eval_keyword_accuracy{model=\"SmolLM2-135M-Instruct.Q4_1.gguf\",set=\"demo-nda-en\"}"
+            ),
+            "{text}"
+        );
+        assert_eq!(metric(&http, &server, &prometheus, "lexdesk_eval_honesty").await.max(1.0), 1.0);
+        for name in
+            ["lexdesk_eval_grounded_rate", "lexdesk_eval_latency_seconds", "lexdesk_eval_last_run_timestamp_seconds"]
+        {
+            assert!(text.contains(name), "{name} missing");
+        }
+
+        let sets: Value =
+            http.get(server.url("/v1/evals/sets")).bearer_auth(&evaluator).send().await.unwrap().json().await.unwrap();
+        assert_eq!(sets["data"][0]["name"], "demo-nda-en");
+        assert_eq!(sets["data"][0]["items"], 10);
+        let (status, _) =
+            error_of(server.post(&http, "/v1/evals", &reader, &json!({"set": "demo-nda-en"})).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "an eval key is needed");
+        let (status, body) =
+            error_of(server.post(&http, "/v1/evals", &evaluator, &json!({"set": "demo-nda-en", "modee": "x"})).await)
+                .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("INVALID_JSON")),
+            "{body}"
+        );
+        let (status, body) = error_of(server.post(&http, "/v1/evals", &evaluator, &json!({"set": "nope"})).await).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("EVAL_SET_NOT_FOUND")));
+
+        let r = server
+            .post(
+                &http,
+                "/v1/evals",
+                &evaluator,
+                &json!({"set": "demo-nda-en", "matter": "Demo", "mode": "extractive", "label": "api"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let run: Value = r.json().await.unwrap();
+        let id = run["id"].as_str().unwrap().to_owned();
+        assert_eq!((run["status"].as_str(), run["items"].as_u64()), (Some("running"), Some(10)));
+        let report = loop {
+            let report: Value = http
+                .get(server.url(&format!("/v1/evals/{id}")))
+                .bearer_auth(&evaluator)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if report["run"]["status"] == "finished" {
+                break report;
+            }
+            assert_eq!(report["run"]["status"], "running", "{report}");
+            assert!(Instant::now() < deadline + Duration::from_secs(300), "the run never finished");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(report["run"]["done"], 10);
+        assert_eq!(report["honest"], true);
+        assert!(report["verified_quotes"].as_u64().unwrap() >= 5);
+        assert_eq!(report["items"].as_array().unwrap().len(), 10);
+        let honesty = report["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "honesty").unwrap();
+        assert_eq!(honesty["value"], 1.0);
+        let list: Value =
+            http.get(server.url("/v1/evals")).bearer_auth(&evaluator).send().await.unwrap().json().await.unwrap();
+        assert!(list["data"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str() && r["done"] == 10));
+        let (status, body) =
+            error_of(server.post(&http, &format!("/v1/evals/{id}/cancel"), &evaluator, &json!({})).await).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("EVAL_NOT_RUNNING")));
+        server.shutdown().await;
+    });
+}

@@ -304,6 +304,10 @@ def run_tests(c: Cluster, ports: list[int], admin: str, client_key: str, reader:
         assert promtool, "promtool is missing (Debian package prometheus)"
         check = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True)
         assert check.returncode == 0, check.stdout + check.stderr
+        # The quality alert rules shipped for Prometheus are valid rules.
+        rules = Path(__file__).resolve().parents[2] / "installers" / "server" / "alerts.yml"
+        check = subprocess.run([promtool, "check", "rules", str(rules)], capture_output=True, text=True)
+        assert check.returncode == 0 and "SUCCESS: 4 rules found" in check.stdout, check.stdout + check.stderr
         assert http("GET", f"http://127.0.0.1:{ports[0]}/metrics", client_key)[0] == 403
 
     @test("nginx spreads requests over both nodes")

@@ -37,7 +37,7 @@ pub enum KeysCommand {
     Create {
         /// What the key is for (e.g. `litigation-team`, `prometheus`)
         name: String,
-        /// Scopes, comma-separated: read, ask, ingest, admin, metrics
+        /// Scopes, comma-separated: read, ask, ingest, admin, metrics, eval
         #[arg(long, value_delimiter = ',', required = true)]
         scope: Vec<String>,
         /// Print JSON

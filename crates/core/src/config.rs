@@ -315,6 +315,15 @@ pub struct ServerConfig {
     pub rate_limit_burst: u32,
     /// Seconds a generation may wait in the queue before 503.
     pub queue_timeout_secs: u64,
+    /// Quality monitoring: a gold set (`lexdesk eval sets`) run on a schedule, its metrics
+    /// exported as `lexdesk_eval_*` gauges; empty = off.
+    pub probe_set: String,
+    /// The matter the probe set is asked of (empty: an instruction-only set).
+    pub probe_matter: String,
+    /// Seconds between probe runs (the first starts when the server does).
+    pub probe_interval_secs: u64,
+    /// Only the first N items of the probe set (0 = all).
+    pub probe_limit: u32,
 }
 
 impl Default for ServerConfig {
@@ -328,6 +337,10 @@ impl Default for ServerConfig {
             rate_limit_per_minute: 600,
             rate_limit_burst: 60,
             queue_timeout_secs: 120,
+            probe_set: String::new(),
+            probe_matter: String::new(),
+            probe_interval_secs: 3600,
+            probe_limit: 0,
         }
     }
 }

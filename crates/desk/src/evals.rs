@@ -239,6 +239,17 @@ impl<'d> EvalsApi<'d> {
         cancel: &CancelToken,
         progress: &mut (dyn FnMut(RunEvent<'_>) + Send),
     ) -> Result<RunReport, DeskError> {
+        let manifest = self.create(params).await?;
+        let run = self.runs().open(&manifest.id)?;
+        self.execute(&run, cancel, progress).await
+    }
+
+    /// Create a run (its folder, configuration and frozen set) without executing it:
+    /// [`EvalsApi::resume`] executes it (the server starts runs in the background this way).
+    ///
+    /// # Errors
+    /// Unknown set or matter, a model that does not load.
+    pub async fn create(self, params: &EvalParams) -> Result<RunManifest, DeskError> {
         let set = self.set(&params.set)?;
         let matter = params.matter.as_deref().map(|m| self.desk.matter(m)).transpose()?;
         let models = self.desk.models();
@@ -271,8 +282,7 @@ impl<'d> EvalsApi<'d> {
             concurrency: params.concurrency.unwrap_or(1).clamp(1, 64),
             limit: params.limit,
         };
-        let run = self.runs().create(&set, config)?;
-        self.execute(&run, cancel, progress).await
+        Ok(self.runs().create(&set, config)?.manifest()?)
     }
 
     /// Resume a run stopped by Cancel, an error, a crash or `kill -9`: only the items not yet
@@ -427,6 +437,15 @@ fn failure(e: &DeskError, started: Instant) -> Outcome {
     }
 }
 
+/// Whether `quote` is on a page's stored text (the citation check run again on the text read
+/// back from the store) where the citation says it is (the recorded span overlaps the match).
+fn quote_on_page(page_text: &str, quote: &str, start: Option<u32>, end: Option<u32>) -> bool {
+    FoldedPage::new(page_text).find(quote).is_some_and(|m| {
+        let (start, end) = (start.unwrap_or(0), end.unwrap_or(u32::MAX));
+        m.verified() && m.start < end && start < m.end
+    })
+}
+
 /// The desk as the subject of a run.
 struct DeskSubject<'d> {
     desk: &'d Desk,
@@ -448,12 +467,7 @@ impl DeskSubject<'_> {
                         Some(p) => {
                             let numbers: Vec<u32> = c.page.into_iter().collect();
                             let pages = store.pages(&p.doc_id, &numbers).await?;
-                            Some(pages.iter().any(|page| {
-                                FoldedPage::new(&page.text).find(&c.quote).is_some_and(|m| {
-                                    let (start, end) = (c.start.unwrap_or(0), c.end.unwrap_or(u32::MAX));
-                                    m.verified() && m.start < end && start < m.end
-                                })
-                            }))
+                            Some(pages.iter().any(|page| quote_on_page(&page.text, &c.quote, c.start, c.end)))
                         }
                     }
                 }
@@ -559,5 +573,26 @@ impl Subject for DeskSubject<'_> {
             Some(m) => self.grounded(m, item, cancel).await,
             None => self.instruction(item, cancel).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_counts_as_on_the_page_only_where_the_citation_says() {
+        let page = "第一条 本合同为固定期限劳动合同，期限自2026年3月1日起至2029年2月28日止，其中试用期为三个月。\n第二条 乙方同意在甲方研发部门担任嵌入式软件工程师。";
+        let quote = "其中试用期为三个月";
+        let at = page.chars().collect::<String>().find(quote).map(|b| page[..b].chars().count()).unwrap();
+        let (s, e) = (u32::try_from(at).unwrap(), u32::try_from(at + quote.chars().count()).unwrap());
+        assert!(quote_on_page(page, quote, Some(s), Some(e)));
+        assert!(quote_on_page(page, "其中 试用期为“三个月”", Some(s), Some(e)), "folded as the check folds");
+        assert!(!quote_on_page(page, "其中试用期为六个月", Some(s), Some(e)), "not on the page");
+        assert!(
+            !quote_on_page(page, quote, Some(e + 5), Some(e + 20)),
+            "on the page, but not where the citation points"
+        );
+        assert!(!quote_on_page(page, "三个月", None, None), "too short to verify");
     }
 }

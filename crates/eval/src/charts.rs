@@ -54,10 +54,14 @@ pub fn grouped_bars(
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..n, 0.0..y_max)
             .map_err(|e| e.to_string())?;
+        // Shares (every chart here) read as percentages.
+        let percent = |v: &f64| format!("{:.0} %", v * 100.0);
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .max_light_lines(1)
             .x_labels(0)
+            .y_label_formatter(&percent)
             .y_desc(y_label)
             .y_label_style((FONT, 12))
             .draw()

@@ -399,17 +399,20 @@ pub async fn execute<S: Subject>(
     progress(RunEvent::Started { manifest: &manifest, done });
     let mut file = run.appender()?;
     let path = run.path().join("items.jsonl");
-    let pending = set.items.iter().filter(|i| !finished.contains(&i.id));
+    let mut pending = set.items.iter().filter(|i| !finished.contains(&i.id)).collect::<Vec<_>>().into_iter();
     let concurrency = manifest.config.concurrency.max(1) as usize;
-    let mut answers = futures::stream::iter(pending.map(|item| async move {
-        if cancel.is_cancelled() {
-            return (item, Ok(None));
-        }
-        (item, subject.answer(item, cancel).await)
-    }))
-    .buffer_unordered(concurrency);
+    // A named async fn per item rather than a closure over the iterator: the future stays `Send`
+    // for every lifetime (the server runs it on a spawned task).
+    let mut answers = futures::stream::FuturesUnordered::new();
     let mut failure = None;
-    while let Some((item, result)) = answers.next().await {
+    loop {
+        while answers.len() < concurrency {
+            match pending.next() {
+                Some(item) => answers.push(answer_one(subject, item, cancel)),
+                None => break,
+            }
+        }
+        let Some((item, result)) = answers.next().await else { break };
         match result {
             Ok(Some(outcome)) => {
                 let record = ItemRecord { id: item.id.clone(), outcome, finished_ms: lexdesk_core::now_ms() };
@@ -443,6 +446,17 @@ pub async fn execute<S: Subject>(
     }
     run.save(&manifest)?;
     Ok(manifest)
+}
+
+async fn answer_one<'a, S: Subject>(
+    subject: &'a S,
+    item: &'a GoldItem,
+    cancel: &'a CancelToken,
+) -> (&'a GoldItem, Result<Option<Outcome>, S::Error>) {
+    if cancel.is_cancelled() {
+        return (item, Ok(None));
+    }
+    (item, subject.answer(item, cancel).await)
 }
 
 /// Record that a run stopped on an error (resumable).

@@ -45,6 +45,7 @@ scope_marker!(Ask, Scope::Ask);
 scope_marker!(Ingest, Scope::Ingest);
 scope_marker!(Admin, Scope::Admin);
 scope_marker!(MetricsScope, Scope::Metrics);
+scope_marker!(EvalScope, Scope::Eval);
 
 /// Proof that the caller's key was checked for scope `S`.
 #[derive(Debug)]

@@ -29,11 +29,13 @@ pub enum Scope {
     Admin,
     /// `/metrics` only (for Prometheus).
     Metrics,
+    /// Start evaluation runs on gold sets and read their results.
+    Eval,
 }
 
 impl Scope {
     /// Every scope, in order.
-    pub const ALL: [Self; 5] = [Self::Read, Self::Ask, Self::Ingest, Self::Admin, Self::Metrics];
+    pub const ALL: [Self; 6] = [Self::Read, Self::Ask, Self::Ingest, Self::Admin, Self::Metrics, Self::Eval];
 
     /// The scope's name.
     #[must_use]
@@ -44,6 +46,7 @@ impl Scope {
             Self::Ingest => "ingest",
             Self::Admin => "admin",
             Self::Metrics => "metrics",
+            Self::Eval => "eval",
         }
     }
 }
@@ -99,8 +102,8 @@ struct KeyFile {
 /// Errors of the key store, each with a stable code.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// Not one of read, ask, ingest, admin, metrics.
-    #[error("unknown scope `{0}` (expected read, ask, ingest, admin or metrics)")]
+    /// Not one of read, ask, ingest, admin, metrics, eval.
+    #[error("unknown scope `{0}` (expected read, ask, ingest, admin, metrics or eval)")]
     UnknownScope(String),
     /// A key needs at least one scope.
     #[error("a key needs at least one scope")]

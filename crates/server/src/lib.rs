@@ -21,6 +21,7 @@ pub mod wire;
 
 mod api;
 mod auth;
+mod evals;
 mod jobs;
 mod openai;
 mod slots;
@@ -52,6 +53,7 @@ pub struct AppState {
     slots: Arc<slots::Slots>,
     limiter: Option<Arc<auth::Limiter>>,
     jobs: Arc<jobs::Jobs>,
+    evals: Arc<evals::EvalJobs>,
     config: Arc<ServerConfig>,
 }
 
@@ -69,6 +71,7 @@ impl AppState {
             keys,
             metrics,
             jobs,
+            evals: Arc::default(),
             config: Arc::new(config),
         }
     }
@@ -119,6 +122,11 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         ("GET", "/v1/jobs/{job_id}") => get(get_job),
         ("POST", "/v1/matters/{matter_id}/search") => post(search),
         ("POST", "/v1/matters/{matter_id}/ask") => post(ask),
+        ("GET", "/v1/evals/sets") => get(evals::list_eval_sets),
+        ("GET", "/v1/evals") => get(evals::list_evals),
+        ("POST", "/v1/evals") => post(evals::start_eval),
+        ("GET", "/v1/evals/{run_id}") => get(evals::get_eval),
+        ("POST", "/v1/evals/{run_id}/cancel") => post(evals::cancel_eval),
         (m, p) => unreachable!("route {m} {p} has no handler"),
     }
 }
@@ -222,6 +230,7 @@ impl Bound {
     /// The listener failed.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let app = router(self.state.clone());
+        let probe = evals::spawn_probe(&self.state);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             shutdown.await;
@@ -236,6 +245,9 @@ impl Bound {
             } => tracing::warn!("requests still running 30 s after shutdown began; stopping anyway"),
         }
         drop(rx);
+        if let Some(p) = probe {
+            p.abort();
+        }
         Ok(())
     }
 }

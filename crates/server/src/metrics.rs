@@ -1,8 +1,8 @@
 //! Prometheus metrics (text exposition format 0.0.4, what `promtool check metrics` reads).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric the server exports.
@@ -35,6 +35,26 @@ pub struct Metrics {
     pub ingest_failures: IntCounter,
     /// Loaded models (1 per loaded model, by kind and file).
     pub models_loaded: IntGaugeVec,
+    /// Quality probe (`[server] probe_set`), by set and model: keyword accuracy.
+    pub eval_keyword_accuracy: GaugeVec,
+    /// Share of answerable items answered with a verified citation.
+    pub eval_grounded: GaugeVec,
+    /// Share of items citing an expected source.
+    pub eval_citation_correct: GaugeVec,
+    /// Share of verified quotes found again on their page (must be 1).
+    pub eval_honesty: GaugeVec,
+    /// Abstention precision.
+    pub eval_abstention_precision: GaugeVec,
+    /// Abstention recall.
+    pub eval_abstention_recall: GaugeVec,
+    /// Share of items that failed with an error.
+    pub eval_failed: GaugeVec,
+    /// Mean answer latency, seconds.
+    pub eval_latency: GaugeVec,
+    /// Items in the last probe run.
+    pub eval_items: GaugeVec,
+    /// When the last probe run finished (Unix seconds).
+    pub eval_last_run: GaugeVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -88,6 +108,24 @@ impl Metrics {
             Opts::new("models_loaded", "Models loaded (1 each), by kind and file."),
             &["kind", "model"],
         ));
+        let eval = |name: &str, help: &str| must(GaugeVec::new(Opts::new(name, help), &["set", "model"]));
+        let eval_keyword_accuracy =
+            eval("eval_keyword_accuracy", "Quality probe: keyword accuracy (0-1), by set and model.");
+        let eval_grounded =
+            eval("eval_grounded_rate", "Quality probe: answerable items answered with a verified citation (0-1).");
+        let eval_citation_correct =
+            eval("eval_citation_correct", "Quality probe: items citing an expected source (0-1).");
+        let eval_honesty =
+            eval("eval_honesty", "Quality probe: verified quotes found again on their page (must be 1).");
+        let eval_abstention_precision =
+            eval("eval_abstention_precision", "Quality probe: abstentions that were right (0-1).");
+        let eval_abstention_recall =
+            eval("eval_abstention_recall", "Quality probe: off-corpus items abstained on (0-1).");
+        let eval_failed = eval("eval_failed_rate", "Quality probe: items that failed with an error (0-1).");
+        let eval_latency = eval("eval_latency_seconds", "Quality probe: mean answer latency in seconds.");
+        let eval_items = eval("eval_items", "Quality probe: items in the last run.");
+        let eval_last_run =
+            eval("eval_last_run_timestamp_seconds", "Quality probe: when the last run finished (Unix time).");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -102,6 +140,16 @@ impl Metrics {
             Box::new(ingest_documents.clone()),
             Box::new(ingest_failures.clone()),
             Box::new(models_loaded.clone()),
+            Box::new(eval_keyword_accuracy.clone()),
+            Box::new(eval_grounded.clone()),
+            Box::new(eval_citation_correct.clone()),
+            Box::new(eval_honesty.clone()),
+            Box::new(eval_abstention_precision.clone()),
+            Box::new(eval_abstention_recall.clone()),
+            Box::new(eval_failed.clone()),
+            Box::new(eval_latency.clone()),
+            Box::new(eval_items.clone()),
+            Box::new(eval_last_run.clone()),
         ] {
             must(registry.register(c));
         }
@@ -120,6 +168,16 @@ impl Metrics {
             ingest_documents,
             ingest_failures,
             models_loaded,
+            eval_keyword_accuracy,
+            eval_grounded,
+            eval_citation_correct,
+            eval_honesty,
+            eval_abstention_precision,
+            eval_abstention_recall,
+            eval_failed,
+            eval_latency,
+            eval_items,
+            eval_last_run,
         }
     }
 
@@ -169,6 +227,20 @@ mod tests {
         m.latency.with_label_values(&["r", "GET", "200"]).observe(0.1);
         m.rejected.with_label_values(&["queue_full"]).inc();
         m.models_loaded.with_label_values(&["chat", "m"]).set(1);
+        for g in [
+            &m.eval_keyword_accuracy,
+            &m.eval_grounded,
+            &m.eval_citation_correct,
+            &m.eval_honesty,
+            &m.eval_abstention_precision,
+            &m.eval_abstention_recall,
+            &m.eval_failed,
+            &m.eval_latency,
+            &m.eval_items,
+            &m.eval_last_run,
+        ] {
+            g.with_label_values(&["s", "m"]).set(1.0);
+        }
         let (text, _) = m.render();
         let exported: std::collections::HashSet<&str> =
             text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
@@ -190,5 +262,18 @@ mod tests {
             }
         }
         assert!(queries >= 9);
+        // The alert rules shipped beside it, likewise.
+        let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../installers/server/alerts.yml"))
+            .unwrap();
+        let mut alerts = 0;
+        for expr in rules.lines().filter_map(|l| l.trim().strip_prefix("expr:")) {
+            for name in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("lexdesk_"))
+            {
+                assert!(exported.contains(name), "{name} (in the alert `{expr}`) is not exported");
+                alerts += 1;
+            }
+        }
+        assert_eq!(alerts, 4);
     }
 }

@@ -553,3 +553,182 @@ pub enum AskEventOut {
     /// The checked answer.
     Answer(AskOut),
 }
+
+/// Start an evaluation run: a gold set × a configuration (`POST /v1/evals`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvalIn {
+    /// The gold set's name (`GET /v1/evals/sets`).
+    pub set: String,
+    /// The matter (id or name) the questions are asked of; absent for instruction-only sets.
+    #[serde(default)]
+    pub matter: Option<String>,
+    /// A name for the run in reports.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// `generate` (default) or `extractive`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// `hybrid` (default), `vector` or `text`.
+    #[serde(default)]
+    pub search_mode: Option<String>,
+    /// Passages retrieved per question.
+    #[serde(default)]
+    pub top_k: Option<u32>,
+    /// A prompt template shaping the answers.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Reranking on or off (absent: as configured).
+    #[serde(default)]
+    pub rerank: Option<bool>,
+    /// Answer length in tokens.
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Sampling seed.
+    #[serde(default)]
+    pub seed: Option<u32>,
+    /// Items answered at once (at most the server's parallel sequences).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Only the first N items.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// An evaluation run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalRunOut {
+    /// Run id.
+    pub id: String,
+    /// The gold set.
+    pub set: String,
+    /// The run's label.
+    pub label: String,
+    /// `running`, `cancelled`, `failed` or `finished`.
+    pub status: String,
+    /// Items in the run.
+    pub items: u32,
+    /// Items finished.
+    pub done: u32,
+    /// The matter's name, if any.
+    pub matter: Option<String>,
+    /// The chat model.
+    pub model: Option<String>,
+    /// `generate` or `extractive`.
+    pub mode: String,
+    /// Retrieval mode.
+    pub search_mode: String,
+    /// Why it stopped, when it failed.
+    pub error: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// When it finished.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// Evaluation runs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalRunList {
+    /// The runs.
+    pub data: Vec<EvalRunOut>,
+}
+
+/// One metric with its 95 % bootstrap interval.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalMetricOut {
+    /// Stable key: `keyword_accuracy`, `citation_correct`, `honesty`, `latency_ms`, …
+    pub key: String,
+    /// For people.
+    pub label: String,
+    /// `rate` (0–1), `ms` or `tokens_per_second`.
+    pub unit: String,
+    /// The value (absent when no item defines it).
+    pub value: Option<f64>,
+    /// Lower bound of the interval.
+    pub low: Option<f64>,
+    /// Upper bound.
+    pub high: Option<f64>,
+    /// Items it is computed over.
+    pub n: u32,
+}
+
+/// Metrics of the items with one tag.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalTagOut {
+    /// The tag.
+    pub tag: String,
+    /// Its items.
+    pub items: u32,
+    /// Their metrics.
+    pub metrics: Vec<EvalMetricOut>,
+}
+
+/// One item's result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalItemOut {
+    /// The gold item's id.
+    pub id: String,
+    /// The question.
+    pub question: String,
+    /// The answer as shown.
+    pub answer: String,
+    /// LexDesk abstained.
+    pub abstained: bool,
+    /// The gold says it should.
+    pub should_abstain: bool,
+    /// It failed with an error (`error` says which).
+    pub error: Option<String>,
+    /// Keywords found by the item's rule.
+    pub keyword_pass: Option<bool>,
+    /// A verified citation of an expected source.
+    pub citation_correct: Option<bool>,
+    /// Answered with a verified citation.
+    pub grounded: Option<bool>,
+    /// Every verified quote found again on its page.
+    pub honest: Option<bool>,
+    /// Latency in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// A run's results so far (`GET /v1/evals/{run_id}`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalReportOut {
+    /// The run.
+    pub run: EvalRunOut,
+    /// Every quote marked verified was found again on its cited page.
+    pub honest: bool,
+    /// Verified quotes.
+    pub verified_quotes: u32,
+    /// Of those, found again on their page.
+    pub honest_quotes: u32,
+    /// Metrics over the finished items.
+    pub metrics: Vec<EvalMetricOut>,
+    /// Per tag.
+    pub tags: Vec<EvalTagOut>,
+    /// Each finished item.
+    pub items: Vec<EvalItemOut>,
+}
+
+/// A gold set.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalSetOut {
+    /// Its name.
+    pub name: String,
+    /// Items.
+    pub items: u32,
+    /// Items with expected sources.
+    pub with_sources: u32,
+    /// Items with keywords.
+    pub with_keywords: u32,
+    /// Items with a reference answer.
+    pub with_expected: u32,
+    /// Items the documents cannot answer.
+    pub should_abstain: u32,
+}
+
+/// The gold sets.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct EvalSetList {
+    /// The sets.
+    pub data: Vec<EvalSetOut>,
+}
