@@ -378,11 +378,15 @@ def run_tests(c: Cluster, ports: list[int], admin: str, client_key: str, reader:
         key_file = c.work / "metrics.key"
         key_file.write_text(metrics_key)
         config = c.work / "prometheus.yml"
+        # The rule file the compose mounts at /etc/prometheus/alerts.yml: checked with the config.
+        rules = (c.nginx_conf.parent / "alerts.yml").resolve()
         config.write_text((c.nginx_conf.parent / "prometheus.yml").read_text()
-                          .replace("/etc/prometheus/metrics.key", str(key_file)))
+                          .replace("/etc/prometheus/metrics.key", str(key_file))
+                          .replace("/etc/prometheus/alerts.yml", str(rules)))
         check = subprocess.run([shutil.which("promtool") or "promtool", "check", "config", str(config)],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+        assert "SUCCESS: 4 rules found" in check.stdout, check.stdout
 
     for t in (_models, _chat, _stream, _embed, _auth, _bad, _promtool, _prometheus_config, _spread, _load, _failover):
         t()

@@ -418,22 +418,9 @@ fn csv_rows(bytes: &[u8]) -> ReadRows {
             Ok(r) => {
                 let mut cells = BTreeMap::new();
                 for (j, value) in r.iter().enumerate() {
-                    match header.get(j) {
-                        Some(h) if !h.is_empty() => {
-                            cells.insert(h.clone(), Cell::Text(value.to_owned()));
-                        }
-                        _ if value.trim().is_empty() => {}
-                        _ => problems.push(Problem {
-                            row: number,
-                            column: Some(format!("#{}", j + 1)),
-                            message: "a value in a column without a header".into(),
-                        }),
-                    }
+                    place(&header, j, Cell::Text(value.to_owned()), number, &mut cells, &mut problems);
                 }
-                if cells.values().all(Cell::is_blank) {
-                    continue;
-                }
-                rows.push(Row { number, cells, header_checked: true });
+                push_row(&mut rows, number, cells);
             }
             Err(e) => problems.push(Problem { row: number, column: None, message: format!("unreadable row: {e}") }),
         }
@@ -477,23 +464,41 @@ fn xlsx_rows(bytes: &[u8]) -> ReadRows {
                 }
                 other => Cell::Text(other.to_string()),
             };
-            match header.get(j) {
-                Some(h) if !h.is_empty() => {
-                    cells.insert(h.clone(), cell);
-                }
-                _ => problems.push(Problem {
-                    row: number,
-                    column: Some(format!("#{}", j + 1)),
-                    message: "a value in a column without a header".into(),
-                }),
-            }
+            place(&header, j, cell, number, &mut cells, &mut problems);
         }
-        if cells.values().all(Cell::is_blank) {
-            continue;
-        }
-        rows.push(Row { number, cells, header_checked: true });
+        push_row(&mut rows, number, cells);
     }
     Ok((rows, problems))
+}
+
+/// Put a spreadsheet cell under its column's header; a value in a column without one is a
+/// problem (an empty one is not).
+fn place(
+    header: &[String],
+    j: usize,
+    cell: Cell,
+    row: usize,
+    cells: &mut BTreeMap<String, Cell>,
+    problems: &mut Vec<Problem>,
+) {
+    match header.get(j) {
+        Some(h) if !h.is_empty() => {
+            cells.insert(h.clone(), cell);
+        }
+        _ if cell.is_blank() => {}
+        _ => problems.push(Problem {
+            row,
+            column: Some(format!("#{}", j + 1)),
+            message: "a value in a column without a header".into(),
+        }),
+    }
+}
+
+/// Keep a spreadsheet row unless every cell is blank (rows left empty between items).
+fn push_row(rows: &mut Vec<Row>, number: usize, cells: BTreeMap<String, Cell>) {
+    if !cells.values().all(Cell::is_blank) {
+        rows.push(Row { number, cells, header_checked: true });
+    }
 }
 
 /// Splits a list cell: `;`, `；` or new lines.
