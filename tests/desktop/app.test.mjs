@@ -6,7 +6,7 @@
 // the fixtures are written to), LEXDESK_ARTIFACTS (where screenshots go).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
@@ -75,6 +75,9 @@ before(async () => {
 after(async () => {
   await driver?.quit().catch(() => {});
   tauriDriver?.kill();
+  // An app that outlives its driver (seen once in CI after all tests passed) keeps the test
+  // runner's inherited output pipe open and the runner waits forever: end it.
+  spawnSync('pkill', ['-f', APP]);
 });
 
 test('first run: the demo matter is prepared and selected', async () => {

@@ -42,7 +42,9 @@ pub fn grouped_bars(
     y_max: f64,
 ) -> Result<String, String> {
     let mut svg = String::new();
-    let width = (160 + categories.len() * (40 + 28 * series.len())).clamp(560, 1400) as u32;
+    // The legend sits to the right of the bars (never over them): room for the longest name.
+    let legend = series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0).clamp(8, 40) as u32 * 7 + 40;
+    let width = (160 + categories.len() * (40 + 28 * series.len())).clamp(420, 1200) as u32 + legend;
     {
         let root = SVGBackend::with_string(&mut svg, (width, 380)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -50,6 +52,7 @@ pub fn grouped_bars(
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 18))
             .margin(12)
+            .margin_right(legend)
             .x_label_area_size(70)
             .y_label_area_size(60)
             .build_cartesian_2d(0.0..n, 0.0..y_max)
@@ -75,9 +78,7 @@ pub fn grouped_bars(
                 .draw_series(one.values.iter().enumerate().filter_map(|(i, v)| {
                     v.map(|(v, _)| Rectangle::new([(x0(i), 0.0), (x0(i) + bar * 0.92, v.min(y_max))], color.filled()))
                 }))
-                .map_err(|e| e.to_string())?
-                .label(one.name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .map_err(|e| e.to_string())?;
             chart
                 .draw_series(one.values.iter().enumerate().filter_map(|(i, v)| {
                     let (v, ci) = (*v)?;
@@ -92,15 +93,17 @@ pub fn grouped_bars(
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             root.draw(&Text::new(label.clone(), (x, y + 8), style.clone())).map_err(|e| e.to_string())?;
         }
+        // The legend, drawn on the root to the right of the plot (never over the bars).
         if series.len() > 1 || !series.first().is_some_and(|s| s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 12))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(|e| e.to_string())?;
+            let (px, py) = chart.plotting_area().get_base_pixel();
+            let x = px + i32::try_from(chart.plotting_area().dim_in_pixel().0).unwrap_or(0) + 16;
+            let text = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+            for (i, one) in series.iter().enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                let y = py + 8 + i32::try_from(i).unwrap_or(0) * 18;
+                root.draw(&Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())).map_err(|e| e.to_string())?;
+                root.draw(&Text::new(one.name.clone(), (x + 18, y), text.clone())).map_err(|e| e.to_string())?;
+            }
         }
         root.present().map_err(|e| e.to_string())?;
     }
