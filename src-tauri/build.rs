@@ -48,6 +48,20 @@ const COMMANDS: &[&str] = &[
     "import_model",
     "hub_token_status",
     "set_hub_token",
+    "eval_sets",
+    "eval_set",
+    "eval_check_set",
+    "eval_import_set",
+    "eval_export_set",
+    "eval_remove_set",
+    "eval_run",
+    "eval_resume",
+    "eval_runs",
+    "eval_report",
+    "eval_compare",
+    "eval_charts",
+    "eval_export",
+    "eval_delete",
 ];
 
 fn main() {

@@ -14,11 +14,15 @@ use lexdesk_desk::{
     ChatSession, Comparison, ComparisonSummary, DiffLine, DownloadEvent, DownloadOutcome, DownloadParams, FileProgress,
     IngestEvent, IngestParams, IngestSummary, Listing, Matter, MatterEmbedder, ReembedEvent, ReembedSummary, Searched,
 };
+use lexdesk_desk::{
+    EvalChart, EvalComparison, EvalExportFormat, EvalParams, GoldSet, ItemResult, RunEvent, RunManifest, RunReport,
+    SetCheck, SetSummary,
+};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
-use crate::events::{DocumentsChanged, MattersChanged, SessionsChanged, SettingsChanged, announce};
+use crate::events::{DocumentsChanged, EvalsChanged, MattersChanged, SessionsChanged, SettingsChanged, announce};
 use crate::stream::{CompareForwarder, IngestForwarder, TextBatcher};
 use crate::{IpcError, Shell};
 
@@ -37,6 +41,28 @@ pub enum AnswerStreamEvent {
     Text {
         /// The text to append.
         text: String,
+    },
+}
+
+/// What an evaluation run reports while it executes.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalRunEvent {
+    /// Execution starts (or resumes: `done` items were finished before).
+    Started {
+        /// The run.
+        run: RunManifest,
+        /// Items already finished.
+        done: u32,
+    },
+    /// An item finished.
+    Item {
+        /// Items finished so far.
+        done: u32,
+        /// Items in the run.
+        total: u32,
+        /// The item, what it produced and its scores.
+        result: ItemResult,
     },
 }
 
@@ -548,4 +574,171 @@ pub fn set_hub_token(app: AppHandle, shell: State<'_, Shell>, token: Option<Stri
     let status = shell.desk.models().set_hub_token(token.as_deref())?;
     announce(&app, &SettingsChanged {});
     Ok(status)
+}
+
+// --- evaluation (issue #22) ----------------------------------------------------------------------
+
+/// The gold sets in the library.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_sets(shell: State<'_, Shell>) -> Result<Vec<SetSummary>> {
+    Ok(shell.desk.evals().sets()?)
+}
+
+/// A gold set with its items.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_set(shell: State<'_, Shell>, name: String) -> Result<GoldSet> {
+    Ok(shell.desk.evals().set(&name)?)
+}
+
+/// Check a gold set file (JSONL, CSV or XLSX) before importing it: its items, or every problem
+/// with its row and column.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_check_set(shell: State<'_, Shell>, path: String) -> Result<SetCheck> {
+    Ok(shell.desk.evals().inspect(std::path::Path::new(&path))?)
+}
+
+/// Import a gold set file (refused whole when it has any problem).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_import_set(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    path: String,
+    name: Option<String>,
+    replace: bool,
+) -> Result<SetSummary> {
+    let name = name.filter(|n| !n.trim().is_empty());
+    let summary = shell.desk.evals().import(std::path::Path::new(&path), name.as_deref(), replace)?;
+    announce(&app, &EvalsChanged { run_id: None });
+    Ok(summary)
+}
+
+/// Write a gold set to the file the user picked (JSONL, CSV or XLSX by its extension).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_export_set(shell: State<'_, Shell>, name: String, path: String) -> Result<()> {
+    Ok(shell.desk.evals().export_set(&name, std::path::Path::new(&path))?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_remove_set(app: AppHandle, shell: State<'_, Shell>, name: String) -> Result<()> {
+    shell.desk.evals().remove_set(&name)?;
+    announce(&app, &EvalsChanged { run_id: None });
+    Ok(())
+}
+
+/// Start an evaluation run and execute it; each finished item on `on_event`;
+/// `cancel_job(job_id)` stops it (resumable with `eval_resume`).
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_run(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    params: EvalParams,
+    job_id: String,
+    on_event: Channel<EvalRunEvent>,
+) -> Result<RunReport> {
+    let job = shell.job(&job_id);
+    let run = shell.desk.evals().create(&params).await?;
+    announce(&app, &EvalsChanged { run_id: None });
+    eval_job(&app, &shell, &run.id, &job.token, on_event).await
+}
+
+/// Resume a run stopped by Cancel, an error or a crash: only unfinished items are answered.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_resume(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    run_id: String,
+    job_id: String,
+    on_event: Channel<EvalRunEvent>,
+) -> Result<RunReport> {
+    let job = shell.job(&job_id);
+    eval_job(&app, &shell, &run_id, &job.token, on_event).await
+}
+
+/// Execute a run: progress on `on_event`; the run's results announced as items finish (at most
+/// a few times a second) and at the end.
+async fn eval_job(
+    app: &AppHandle,
+    shell: &Shell,
+    run_id: &str,
+    cancel: &CancelToken,
+    on_event: Channel<EvalRunEvent>,
+) -> Result<RunReport> {
+    let mut throttle = crate::stream::Throttle::new(crate::stream::PROGRESS_INTERVAL * 5);
+    let mut progress = |e: RunEvent<'_>| {
+        let event = match e {
+            RunEvent::Started { manifest, done } => {
+                announce(app, &EvalsChanged { run_id: Some(manifest.id.clone()) });
+                EvalRunEvent::Started { run: manifest.clone(), done }
+            }
+            RunEvent::Item { done, total, item, outcome, scores } => {
+                if throttle.due(std::time::Instant::now()) {
+                    announce(app, &EvalsChanged { run_id: Some(run_id.to_owned()) });
+                }
+                let result = ItemResult { item: item.clone(), outcome: outcome.clone(), scores: scores.clone() };
+                EvalRunEvent::Item { done, total, result }
+            }
+        };
+        // A closed channel (the window went away) does not stop the run.
+        let _closed = on_event.send(event);
+    };
+    let result = shell.desk.evals().resume(run_id, cancel, &mut progress).await;
+    announce(app, &EvalsChanged { run_id: Some(run_id.to_owned()) });
+    Ok(result?)
+}
+
+/// Every run, newest first.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_runs(shell: State<'_, Shell>) -> Result<Vec<RunManifest>> {
+    Ok(shell.desk.evals().list()?)
+}
+
+/// A run's results (so far, for an unfinished run).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_report(shell: State<'_, Shell>, run_id: String) -> Result<RunReport> {
+    Ok(shell.desk.evals().report(&run_id)?)
+}
+
+/// Runs on the same set compared, the first as the baseline.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_compare(shell: State<'_, Shell>, run_ids: Vec<String>) -> Result<EvalComparison> {
+    Ok(shell.desk.evals().compare(&run_ids)?)
+}
+
+/// The charts of one run, or of several side by side.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_charts(shell: State<'_, Shell>, run_ids: Vec<String>) -> Result<Vec<EvalChart>> {
+    Ok(shell.desk.evals().charts(&run_ids)?)
+}
+
+/// Write one run (or several runs' comparison) as CSV, JSON, XLSX or a self-contained HTML
+/// report to the file the user picked.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_export(
+    shell: State<'_, Shell>,
+    run_ids: Vec<String>,
+    format: EvalExportFormat,
+    path: String,
+) -> Result<()> {
+    Ok(shell.desk.evals().export_to(&run_ids, format, std::path::Path::new(&path))?)
+}
+
+#[tauri::command(async)]
+#[specta::specta]
+pub fn eval_delete(app: AppHandle, shell: State<'_, Shell>, run_id: String) -> Result<()> {
+    shell.desk.evals().delete(&run_id)?;
+    announce(&app, &EvalsChanged { run_id: None });
+    Ok(())
 }

@@ -31,6 +31,14 @@ pub struct SessionsChanged {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 pub struct SettingsChanged {}
 
+/// Gold sets or evaluation runs changed: a set imported or removed, a run started, an item of
+/// a run finished (at most a few times a second), a run ended or was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct EvalsChanged {
+    /// The run whose results changed (`None`: the sets, or the list of runs).
+    pub run_id: Option<String>,
+}
+
 /// Announce `event`; a window that is gone is not an error of the command that changed the data.
 pub fn announce<R: Runtime, E: Event + Serialize + Clone>(app: &AppHandle<R>, event: &E) {
     if let Err(e) = event.emit(app) {

@@ -138,12 +138,27 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::import_model,
             commands::hub_token_status,
             commands::set_hub_token,
+            commands::eval_sets,
+            commands::eval_set,
+            commands::eval_check_set,
+            commands::eval_import_set,
+            commands::eval_export_set,
+            commands::eval_remove_set,
+            commands::eval_run,
+            commands::eval_resume,
+            commands::eval_runs,
+            commands::eval_report,
+            commands::eval_compare,
+            commands::eval_charts,
+            commands::eval_export,
+            commands::eval_delete,
         ])
         .events(tauri_specta::collect_events![
             events::MattersChanged,
             events::DocumentsChanged,
             events::SessionsChanged,
             events::SettingsChanged,
+            events::EvalsChanged,
         ])
         .error_handling(tauri_specta::ErrorHandlingMode::Throw)
         // One type per Rust type (what the commands send), not separate serialize/deserialize shapes.
@@ -335,6 +350,7 @@ mod tests {
             ("sessionsOf", "sessions-changed"),
             ("matters", "matters-changed"),
             ("settings", "settings-changed"),
+            ("evals", "evals-changed"),
         ];
         let mut mock: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for line in table.lines().skip(1) {

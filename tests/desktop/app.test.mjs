@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
 import { writeFixtures } from './fixtures.mjs';
@@ -201,4 +202,70 @@ test('templates: render with a token count, compare two side by side with a diff
   const history = await visible(byTestId('compare-history'));
   assert.ok((await history.findElements(By.css('li'))).length >= 1, 'the comparison is in the history');
   await screenshot('compare-diff');
+});
+
+test('evaluate: a faulty gold set is refused row by row; the demo set runs with progress, honesty, charts and items opened to their citations', async () => {
+  await (await visible(byTestId('nav-evaluate'))).click();
+  await visible(byTestId('evaluate-view'));
+  await (await visible(byTestId('eval-import-open'))).click();
+
+  const { badSet } = writeFixtures(FIXTURES);
+  const pathInput = await visible(byTestId('eval-import-path'));
+  await pathInput.sendKeys(badSet);
+  await (await visible(byTestId('eval-check'))).click();
+  const problems = await visible(byTestId('set-problems'), 30_000);
+  const rows = await problems.findElements(byTestId('set-problem'));
+  const named = await Promise.all(rows.map(async (r) => `${await r.getAttribute('data-row')}:${await r.getAttribute('data-column')}`));
+  assert.ok(named.includes('1:questoin'), `the misspelt column is named: ${named}`);
+  assert.ok(named.some((n) => n.startsWith('3:')), `the duplicate id / page 0 on row 3 is named: ${named}`);
+  assert.equal((await driver.findElements(byTestId('eval-import-submit'))).length, 0, 'a faulty set cannot be imported');
+  await screenshot('eval-set-problems');
+
+  // The example set shipped with the app, about the demo NDA.
+  const demoSet = path.join(path.dirname(process.env.LEXDESK_DEMO_DIR), 'evals', 'demo-nda-en.jsonl');
+  await pathInput.clear();
+  await pathInput.sendKeys(demoSet);
+  await (await visible(byTestId('eval-check'))).click();
+  assert.match(await (await visible(byTestId('set-valid'), 30_000)).getText(), /10 items/);
+  await (await visible(byTestId('eval-import-submit'))).click();
+  await visible(By.css('[data-testid="eval-set-detail"][data-name="demo-nda-en"]'), 30_000);
+
+  // Extractive answers on the demo matter (no chat model: quick on CPU), the first four items.
+  const matterSelect = await visible(byTestId('eval-matter'));
+  assert.equal(await (await matterSelect.findElement(By.css('option:checked'))).getText(), 'Demo');
+  await (await visible(byTestId('eval-mode-extractive'))).click();
+  await (await visible(byTestId('eval-label'))).sendKeys('extractive');
+  await (await visible(byTestId('eval-limit'))).sendKeys('4');
+  await (await visible(byTestId('eval-start'))).click();
+  await screenshot('eval-running');
+  const run = await visible(By.css('[data-testid="eval-run"][data-status="finished"]'), 300_000);
+
+  // Citation honesty, checked by reading each verified quote's page back from the store.
+  const honesty = await run.findElement(byTestId('eval-honesty'));
+  assert.equal(await honesty.getAttribute('data-honest'), 'true', await honesty.getText());
+  const keys = await Promise.all((await run.findElements(byTestId('eval-metric'))).map((m) => m.getAttribute('data-key')));
+  assert.ok(keys.includes('grounded') && keys.includes('latency_ms'), `metrics: ${keys}`);
+  const chart = await visible(By.css('[data-testid="eval-chart"] img'), 30_000);
+  await driver.wait(async () => (await driver.executeScript('return arguments[0].naturalWidth', chart)) > 0, 10_000);
+  const items = await run.findElements(byTestId('eval-item-row'));
+  assert.equal(items.length, 4);
+  await screenshot('eval-report');
+
+  // Open an item that has an answer: its gold and its citations, each found again on its page.
+  let opened = false;
+  for (const row of items) {
+    if ((await row.getAttribute('data-state')) !== 'answered') continue;
+    // The results scroll inside their pane: bring the row into view, then click its first cell.
+    await driver.executeScript('arguments[0].scrollIntoView({ block: "center" })', row);
+    await (await row.findElement(By.css('td'))).click();
+    const detail = await visible(byTestId('item-detail'));
+    assert.ok((await (await detail.findElement(byTestId('item-gold'))).getText()).length > 10, 'the gold is shown');
+    const citations = await detail.findElements(By.css('[data-testid="item-citation"][data-verified="true"]'));
+    assert.ok(citations.length >= 1, 'an extractive answer quotes verified passages');
+    for (const c of citations) assert.equal(await c.getAttribute('data-on-page'), 'true');
+    opened = true;
+    break;
+  }
+  assert.ok(opened, 'at least one of four demo questions is answered');
+  await screenshot('eval-item');
 });

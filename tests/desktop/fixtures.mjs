@@ -57,5 +57,16 @@ export function writeFixtures(dir) {
   writeFileSync(good, textPdf(NDA_LINES));
   const broken = `${dir}/not-really.pdf`;
   writeFileSync(broken, 'This is a plain text file pretending to be a PDF.\n');
-  return { good, broken };
+  // A gold set a paralegal got wrong: a misspelt column, a duplicate id, a page 0.
+  const badSet = `${dir}/bad-gold-set.csv`;
+  writeFileSync(
+    badSet,
+    [
+      'id,questoin,sources',
+      'q1,How much notice ends the NDA?,harbor-nda.pdf | p. 1',
+      'q1,Who may disclose?,harbor-nda.pdf | p. 0',
+      '',
+    ].join('\n'),
+  );
+  return { good, broken, badSet };
 }

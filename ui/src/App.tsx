@@ -3,8 +3,9 @@ import { lazy, Suspense, useCallback, useEffect, useRef, useState, type ReactNod
 import { useTranslation } from "react-i18next";
 import { commands, type AskResult, type IngestEvent, type Matter } from "./bindings";
 import { MatterView, type MatterTab } from "./components/MatterView";
-import { Sidebar } from "./components/Sidebar";
+import { Sidebar, type Screen } from "./components/Sidebar";
 import { ToastProvider, useToasts } from "./components/Toasts";
+import { useEvalJob } from "./lib/evals";
 import { applyIngestEvent, initialProgress, useIngestion, type IngestProgress } from "./lib/ingest";
 import { createQueryClient, queryKeys, useDemoMatterId, useMatters, useSessions, useShellEvents } from "./lib/queries";
 import { useTheme } from "./lib/theme";
@@ -14,6 +15,7 @@ import { channel, onFileDrop } from "./platform";
 // JavaScript, and the idle app keeps less of it in memory.
 const SettingsView = lazy(() => import("./components/SettingsView").then((m) => ({ default: m.SettingsView })));
 const TemplatesView = lazy(() => import("./components/TemplatesView").then((m) => ({ default: m.TemplatesView })));
+const EvaluateView = lazy(() => import("./components/EvaluateView").then((m) => ({ default: m.EvaluateView })));
 
 export default function App() {
   return (
@@ -44,7 +46,7 @@ function Shell() {
   const matters = mattersQuery.data ?? (mattersQuery.isError ? [] : null);
   const demoMatterId = useDemoMatterId();
   const [matterId, setMatterId] = useState<string | null>(null);
-  const [view, setView] = useState<"matter" | "settings" | "templates">("matter");
+  const [view, setView] = useState<Screen>("matter");
   const [tab, setTab] = useState<MatterTab>("documents");
   const sessions = useSessions(matterId).data ?? [];
   const [sessionId, setSessionId] = useState<string | null>(null);
@@ -52,6 +54,8 @@ function Shell() {
   const [demoVisible, setDemoVisible] = useState(false);
   const [dropping, setDropping] = useState(false);
   const ingestion = useIngestion(toasts.error);
+  // An evaluation run goes on while other screens are open.
+  const evalJob = useEvalJob(toasts.error);
 
   const matterRef = useRef(matterId);
   matterRef.current = matterId;
@@ -201,8 +205,7 @@ function Shell() {
         selectedMatterId={matterId}
         sessions={sessions}
         selectedSessionId={sessionId}
-        settingsOpen={view === "settings"}
-        templatesOpen={view === "templates"}
+        screen={view}
         theme={theme}
         onThemeChange={setTheme}
         onSelectMatter={(id) => {
@@ -219,8 +222,7 @@ function Shell() {
         }}
         onRenameSession={renameSession}
         onDeleteSession={deleteSession}
-        onOpenSettings={() => setView("settings")}
-        onOpenTemplates={() => setView("templates")}
+        onOpenScreen={setView}
       />
 
       <main className="content">
@@ -240,6 +242,10 @@ function Shell() {
         ) : view === "templates" ? (
           <Suspense fallback={<ScreenLoading />}>
             <TemplatesView matters={matters ?? []} />
+          </Suspense>
+        ) : view === "evaluate" ? (
+          <Suspense fallback={<ScreenLoading />}>
+            <EvaluateView matters={matters ?? []} demoMatterId={demoMatterId} evalJob={evalJob} />
           </Suspense>
         ) : matter ? (
           <MatterView

@@ -105,11 +105,47 @@ export const commands = {
 	hubTokenStatus: () => __TAURI_INVOKE<HubTokenStatus>("hub_token_status"),
 	/**  Store the Hugging Face token in the OS keychain; null or empty removes it. */
 	setHubToken: (token: string | null) => __TAURI_INVOKE<HubTokenStatus>("set_hub_token", { token }),
+	/**  The gold sets in the library. */
+	evalSets: () => __TAURI_INVOKE<SetSummary[]>("eval_sets"),
+	/**  A gold set with its items. */
+	evalSet: (name: string) => __TAURI_INVOKE<GoldSet>("eval_set", { name }),
+	/**
+	 *  Check a gold set file (JSONL, CSV or XLSX) before importing it: its items, or every problem
+	 *  with its row and column.
+	 */
+	evalCheckSet: (path: string) => __TAURI_INVOKE<SetCheck>("eval_check_set", { path }),
+	/**  Import a gold set file (refused whole when it has any problem). */
+	evalImportSet: (path: string, name: string | null, replace: boolean) => __TAURI_INVOKE<SetSummary>("eval_import_set", { path, name, replace }),
+	/**  Write a gold set to the file the user picked (JSONL, CSV or XLSX by its extension). */
+	evalExportSet: (name: string, path: string) => __TAURI_INVOKE<null>("eval_export_set", { name, path }),
+	evalRemoveSet: (name: string) => __TAURI_INVOKE<null>("eval_remove_set", { name }),
+	/**
+	 *  Start an evaluation run and execute it; each finished item on `on_event`;
+	 *  `cancel_job(job_id)` stops it (resumable with `eval_resume`).
+	 */
+	evalRun: (params: EvalParams, jobId: string, onEvent: Channel<EvalRunEvent>) => __TAURI_INVOKE<RunReport>("eval_run", { params, jobId, onEvent }),
+	/**  Resume a run stopped by Cancel, an error or a crash: only unfinished items are answered. */
+	evalResume: (runId: string, jobId: string, onEvent: Channel<EvalRunEvent>) => __TAURI_INVOKE<RunReport>("eval_resume", { runId, jobId, onEvent }),
+	/**  Every run, newest first. */
+	evalRuns: () => __TAURI_INVOKE<RunManifest[]>("eval_runs"),
+	/**  A run's results (so far, for an unfinished run). */
+	evalReport: (runId: string) => __TAURI_INVOKE<RunReport>("eval_report", { runId }),
+	/**  Runs on the same set compared, the first as the baseline. */
+	evalCompare: (runIds: string[]) => __TAURI_INVOKE<EvalComparison>("eval_compare", { runIds }),
+	/**  The charts of one run, or of several side by side. */
+	evalCharts: (runIds: string[]) => __TAURI_INVOKE<EvalChart[]>("eval_charts", { runIds }),
+	/**
+	 *  Write one run (or several runs' comparison) as CSV, JSON, XLSX or a self-contained HTML
+	 *  report to the file the user picked.
+	 */
+	evalExport: (runIds: string[], format: EvalExportFormat, path: string) => __TAURI_INVOKE<null>("eval_export", { runIds, format, path }),
+	evalDelete: (runId: string) => __TAURI_INVOKE<null>("eval_delete", { runId }),
 };
 
 /** Events */
 export const events = {
 	documentsChanged: makeEvent<DocumentsChanged, DocumentsChanged>("documents-changed"),
+	evalsChanged: makeEvent<EvalsChanged, EvalsChanged>("evals-changed"),
 	mattersChanged: makeEvent<MattersChanged, MattersChanged>("matters-changed"),
 	sessionsChanged: makeEvent<SessionsChanged, SessionsChanged>("sessions-changed"),
 	settingsChanged: makeEvent<SettingsChanged, SettingsChanged>("settings-changed"),
@@ -390,6 +426,29 @@ export type CitationProblem =
 "QUOTE_TOO_SHORT" | 
 /**  The marker names a source that was not given. */
 "UNKNOWN_SOURCE";
+
+/**  A citation of an answer, as the run recorded it. */
+export type CitedPassage = {
+	/**  File name. */
+	doc: string,
+	/**  Path as ingested. */
+	source: string,
+	/**  Page of the quote. */
+	page: number | null,
+	/**  Heading path of the cited passage (`title › chapter › article`). */
+	heading: string,
+	/**  The quote. */
+	quote: string,
+	/**  LexDesk marked the quote verified. */
+	verified: boolean,
+	/**  LexDesk attributed an uncited sentence to this passage. */
+	attributed?: boolean,
+	/**
+	 *  For a verified quote: the evaluation read the cited page back from the store and found
+	 *  the quote on it again (`Some(false)` is a dishonest citation). `None` when unverified.
+	 */
+	on_page: boolean | null,
+};
 
 /**  A comparison to run. */
 export type CompareParams = {
@@ -721,6 +780,112 @@ export type ErrorKind =
 /**  A bug: something that should not fail did. */
 "internal";
 
+/**  A statistic with its 95 % confidence interval. */
+export type Estimate = {
+	/**  The statistic on all items. */
+	value: number | null,
+	/**  2.5th percentile of the bootstrap distribution. */
+	low: number | null,
+	/**  97.5th percentile. */
+	high: number | null,
+	/**  Items the statistic is computed over. */
+	n: number,
+};
+
+/**
+ *  A chart of runs, as SVG (its text is escaped and stays text: Chinese labels render with
+ *  the reader's fonts).
+ */
+export type EvalChart = {
+	/**  What it shows. */
+	title: string,
+	/**  The SVG document (`None` when it could not be drawn). */
+	svg: string | null,
+	/**  Why it could not be drawn. */
+	problem: string | null,
+};
+
+/**  Two or more runs on the same set: each against the first. */
+export type EvalComparison = {
+	/**  The set. */
+	set: string,
+	/**  The runs' reports, baseline first. */
+	runs: RunReport[],
+	/**  Each other run against the baseline. */
+	pairs: PairComparison[],
+};
+
+/**  An export format. */
+export type EvalExportFormat = 
+/**  Comma-separated values. */
+"csv" | 
+/**  JSON. */
+"json" | 
+/**  An Excel workbook. */
+"xlsx" | 
+/**  A self-contained HTML report with charts. */
+"html";
+
+/**  A run to start. */
+export type EvalParams = {
+	/**  The gold set's name. */
+	set: string,
+	/**
+	 *  The matter the questions are asked of (id or name); `None` for instruction-only sets,
+	 *  answered by the chat model alone.
+	 */
+	matter?: string | null,
+	/**  A name for the run in reports. */
+	label?: string | null,
+	/**  Generate (default) or extractive. */
+	mode?: AnswerMode | null,
+	/**  Retrieval mode (default hybrid). */
+	search_mode?: SearchMode | null,
+	/**  Passages retrieved. */
+	top_k?: number | null,
+	/**  A template shaping the answers. */
+	template?: string | null,
+	/**  Reranking on or off (`None`: as configured). */
+	rerank?: boolean | null,
+	/**  Answer length. */
+	max_tokens?: number | null,
+	/**  Sampling seed. */
+	seed?: number | null,
+	/**
+	 *  Items answered at once (default 1; more needs the chat model's parallel sequences,
+	 *  `[server] parallel`, to run them together).
+	 */
+	concurrency?: number | null,
+	/**  Only the first N items. */
+	limit?: number | null,
+};
+
+/**  What an evaluation run reports while it executes. */
+export type EvalRunEvent = 
+/**  Execution starts (or resumes: `done` items were finished before). */
+{ kind: "started"; 
+/**  The run. */
+run: RunManifest; 
+/**  Items already finished. */
+done: number } | 
+/**  An item finished. */
+{ kind: "item"; 
+/**  Items finished so far. */
+done: number; 
+/**  Items in the run. */
+total: number; 
+/**  The item, what it produced and its scores. */
+result: ItemResult };
+
+/**
+ *  Gold sets or evaluation runs changed: a set imported or removed, a run started, an item of
+ *  a run finished (at most a few times a second), a run ended or was deleted.
+ */
+export type EvalsChanged = {
+	/**  The run whose results changed (`None`: the sets, or the list of runs). */
+	run_id: string | null,
+};
+
 /**  One passage of retrieved evidence, as the caller froze it. */
 export type EvidencePassage = {
 	/**  Its label in the prompt (`S1`); empty: numbered `S1`, `S2`, … by position. */
@@ -747,6 +912,16 @@ export type EvidenceSource = {
 	top_k: number | null,
 	/**  Retrieval: hybrid (default), vector or text. */
 	search_mode?: SearchMode | null,
+};
+
+/**  A document an answer is expected to cite. */
+export type ExpectedSource = {
+	/**  File name (or a path suffix: `社会法/民法典.md`). */
+	doc: string,
+	/**  The page the passage is on. */
+	page?: number | null,
+	/**  An article or section label: `第五十七条`, `Article 5`, `Section 2.3`. */
+	label?: string | null,
 };
 
 /**  Session export formats. */
@@ -844,6 +1019,43 @@ export type FitVerdict =
 "fits_cpu" | 
 /**  Does not fit. */
 "does_not_fit";
+
+/**  A gold set file's format. */
+export type GoldFormat = 
+/**  One JSON object per line. */
+"jsonl" | 
+/**  Comma-separated, with a header row. */
+"csv" | 
+/**  An Excel workbook: the first worksheet, with a header row. */
+"xlsx";
+
+/**  One question of a gold set. */
+export type GoldItem = {
+	/**  Unique within the set. */
+	id: string,
+	/**  The question as asked (`instruction` and `input` joined by a blank line). */
+	question: string,
+	/**  A reference answer. */
+	expected?: string | null,
+	/**  Words or phrases the answer should contain. */
+	keywords?: string[],
+	/**  Whether all keywords or any one must appear. */
+	keyword_rule?: KeywordRule,
+	/**  Documents (pages, articles) a correct answer cites. */
+	sources?: ExpectedSource[],
+	/**  The documents cannot answer it: abstaining is the right result. */
+	should_abstain?: boolean,
+	/**  Free labels for breakdowns. */
+	tags?: string[],
+};
+
+/**  A validated gold set. */
+export type GoldSet = {
+	/**  The set's name (its file name without extension). */
+	name: string,
+	/**  The items in file order. */
+	items: GoldItem[],
+};
 
 /**  The machine, for the settings screen. */
 export type Hardware = {
@@ -993,6 +1205,78 @@ export type IpcError = {
 	message: string,
 };
 
+/**  An item whose result changed between two runs. */
+export type ItemChange = {
+	/**  The gold item's id. */
+	id: string,
+	/**  The question. */
+	question: string,
+	/**  Pass/fail metrics that went from fail to pass. */
+	better: string[],
+	/**  Pass/fail metrics that went from pass to fail. */
+	worse: string[],
+};
+
+/**  A failure answering one item (the run goes on; the item scores as failed). */
+export type ItemFailure = {
+	/**  The error's stable code. */
+	code: string,
+	/**  The message. */
+	message: string,
+};
+
+/**  An item with what it produced and its scores. */
+export type ItemResult = {
+	/**  The gold item. */
+	item: GoldItem,
+	/**  What was produced. */
+	outcome: Outcome,
+	/**  Its scores. */
+	scores: ItemScores,
+};
+
+/**
+ *  An item's scores. `None` where the metric does not apply to the item (no keywords, no
+ *  reference answer, no expected source, an item that should be abstained on).
+ */
+export type ItemScores = {
+	/**  Share of the keywords found. */
+	keyword_share: number | null,
+	/**  The seed's rule: at least one keyword found. */
+	keyword_any: boolean | null,
+	/**  Every keyword found. */
+	keyword_all: boolean | null,
+	/**  The item's own rule (`keyword_rule`). */
+	keyword_pass: boolean | null,
+	/**  Token F1 against the reference answer (characters for Chinese, words for English). */
+	reference_f1: number | null,
+	/**  ROUGE-L F-measure against the reference answer, same tokens. */
+	rouge_l: number | null,
+	/**  A verified (and re-found) citation of an expected document, page and label. */
+	citation_correct: boolean | null,
+	/**  Answered with at least one verified citation (items that should be answered). */
+	grounded: boolean | null,
+	/**  Every verified quote was found again on its page (`None` without verified quotes). */
+	honest: boolean | null,
+	/**  Verified quotes. */
+	verified_quotes: number,
+	/**  Verified quotes found again on their page. */
+	honest_quotes: number,
+	/**  LexDesk abstained. */
+	abstained: boolean,
+	/**  The gold says it should. */
+	should_abstain: boolean,
+	/**  The item failed with an error. */
+	failed: boolean,
+};
+
+/**  How an item's keywords decide whether the answer passes. */
+export type KeywordRule = 
+/**  Every keyword must appear. */
+"all" | 
+/**  One keyword is enough. */
+"any";
+
 /**  The language of a question (and of the prompt and answer). */
 export type Language = 
 /**  Chinese. */
@@ -1041,6 +1325,55 @@ export type MatterEmbedder = {
 /**  Matters were created, renamed or deleted (or the demo matter was prepared). */
 export type MattersChanged = Record<string, never>;
 
+/**  McNemar's exact test of a pass/fail metric on paired items. */
+export type McNemar = {
+	/**  Passed in A, failed in B. */
+	worse: number,
+	/**  Failed in A, passed in B. */
+	better: number,
+	/**  Two-sided exact p-value (binomial, p = ½, on the discordant pairs). */
+	p_value: number | null,
+};
+
+/**  One metric of a run. */
+export type Metric = {
+	/**  Stable key (`keyword_accuracy`, …). */
+	key: string,
+	/**  Label. */
+	label: string,
+	/**  Unit. */
+	unit: MetricUnit,
+	/**  Value and interval; `None` where no item defines it. */
+	estimate: Estimate | null,
+};
+
+/**  One metric of two runs compared on their paired items. */
+export type MetricDelta = {
+	/**  Key. */
+	key: string,
+	/**  Label. */
+	label: string,
+	/**  Unit. */
+	unit: MetricUnit,
+	/**  The baseline on the paired items. */
+	baseline: Estimate | null,
+	/**  The candidate on the paired items. */
+	candidate: Estimate | null,
+	/**  Candidate − baseline with a paired-bootstrap interval (mean-type metrics). */
+	delta: PairedDelta | null,
+	/**  McNemar's exact test (pass/fail metrics). */
+	mcnemar: McNemar | null,
+};
+
+/**  How a metric's values read. */
+export type MetricUnit = 
+/**  0–1, shown as a percentage; higher is better. */
+"rate" | 
+/**  Milliseconds; lower is better. */
+"ms" | 
+/**  Tokens per second; higher is better. */
+"tokens_per_second";
+
 /**  The model catalog for the settings screen. */
 export type ModelCatalog = {
 	/**  Every entry with its fit here and what is installed. */
@@ -1075,6 +1408,28 @@ export type Notice = {
 	message: string,
 };
 
+/**  What a configuration produced for one item. */
+export type Outcome = {
+	/**  The answer as shown. */
+	answer: string,
+	/**  LexDesk abstained. */
+	abstained: boolean,
+	/**  The abstention's stable code. */
+	abstention: string | null,
+	/**  Citations in order. */
+	citations: CitedPassage[],
+	/**  The item failed. */
+	error: ItemFailure | null,
+	/**  Wall time of the whole answer, milliseconds. */
+	latency_ms: number | null,
+	/**  Time to the first generated token. */
+	first_token_ms: number | null,
+	/**  Tokens generated. */
+	completion_tokens: number | null,
+	/**  Generation speed. */
+	tokens_per_second: number | null,
+};
+
 /**  Where a page's text came from. */
 export type PageProvenance = 
 /**  The file's own text (PDF text layer, or a text format). */
@@ -1104,6 +1459,39 @@ export type PageView = {
 	provenance: PageProvenance,
 	/**  Extractor that produced the text. */
 	extractor: string,
+};
+
+/**  A candidate run against the baseline. */
+export type PairComparison = {
+	/**  The candidate run. */
+	candidate: RunManifest,
+	/**  Items both runs finished with the same gold. */
+	paired: number,
+	/**  Items left out: finished by one run only, or with different gold. */
+	unpaired: number,
+	/**  Per metric. */
+	metrics: MetricDelta[],
+	/**  Items that got better only. */
+	better: ItemChange[],
+	/**  Items that got worse (in at least one pass/fail metric). */
+	worse: ItemChange[],
+};
+
+/**
+ *  The difference of two runs on paired items (B − A), with a paired-bootstrap interval and
+ *  two-sided p-value.
+ */
+export type PairedDelta = {
+	/**  B − A on all paired items. */
+	delta: number | null,
+	/**  95 % interval of the difference. */
+	low: number | null,
+	/**  95 % interval of the difference. */
+	high: number | null,
+	/**  Two-sided bootstrap p-value of "no difference" (twice the smaller tail at 0). */
+	p_value: number | null,
+	/**  Pairs where both runs define the metric. */
+	n: number,
 };
 
 /**  Model parameters of a template. */
@@ -1170,6 +1558,16 @@ export type Preview = {
 	spare_tokens: number,
 	/**  Whether prompt and reserved answer fit the context. */
 	fits: boolean,
+};
+
+/**  A problem in a gold set file. */
+export type Problem = {
+	/**  The line (JSONL) or spreadsheet row (CSV, XLSX; the header is row 1); 0 for the file. */
+	row: number,
+	/**  The column, when one is at fault. */
+	column: string | null,
+	/**  What is wrong. */
+	message: string,
 };
 
 /**  How the prompt text was produced. */
@@ -1279,12 +1677,91 @@ export type RerankMode =
 /**  Never. */
 "off";
 
+/**  A run's configuration: everything that decides its answers, recorded with it. */
+export type RunConfig = {
+	/**  A name for the run in reports ("hybrid", "template B"). */
+	label?: string,
+	/**  The matter's name (`None`: instruction-only sets, answered by the chat model alone). */
+	matter: string | null,
+	/**  The matter's id. */
+	matter_id: string | null,
+	/**  The chat model (file name or remote model). */
+	model: string | null,
+	/**  The matter's embedding model. */
+	embedder: string | null,
+	/**  A LoRA adapter on the chat model (reserved for the fine-tuning issue). */
+	adapter: string | null,
+	/**  A prompt template shaping the answers. */
+	template: string | null,
+	/**  `generate` or `extractive`. */
+	mode: string,
+	/**  `hybrid`, `vector` or `text`. */
+	search_mode: string,
+	/**  Passages retrieved. */
+	top_k: number | null,
+	/**  Reranking forced on or off (`None`: as configured). */
+	rerank: boolean | null,
+	/**  Answer length. */
+	max_tokens: number | null,
+	/**  Sampling seed (answers are greedy unless a template samples). */
+	seed: number | null,
+	/**  Items answered at once (the chat model's parallel sequences). */
+	concurrency: number,
+	/**  Only the first N items of the set. */
+	limit: number | null,
+};
+
 /**  Why a run produced no output. */
 export type RunError = {
 	/**  The error's code (`PROMPT_TOO_LONG`, …). */
 	code: string,
 	/**  Its message. */
 	message: string,
+};
+
+/**  `run.json`. */
+export type RunManifest = {
+	/**  uuid v7. */
+	id: string,
+	/**  The gold set's name. */
+	set: string,
+	/**  The fingerprint of the set when the run started. */
+	set_fingerprint: string,
+	/**  Items in the run. */
+	items: number,
+	/**  The configuration. */
+	config: RunConfig,
+	/**  Created, ms since the epoch. */
+	created_ms: number,
+	/**  Finished, ms since the epoch. */
+	finished_ms: number | null,
+	/**  Status. */
+	status: RunStatus,
+	/**  The error that stopped it. */
+	error: string | null,
+};
+
+/**  A run with its results. */
+export type RunReport = {
+	/**  The run. */
+	manifest: RunManifest,
+	/**  Items finished. */
+	done: number,
+	/**  Items finished, in set order. */
+	items: ItemResult[],
+	/**  The metrics over them. */
+	metrics: Metric[],
+	/**  Per tag. */
+	tags: TagMetrics[],
+	/**
+	 *  Verified quotes in the run, and of those found again on their page: honesty is 100 %
+	 *  exactly when the two are equal.
+	 */
+	verified_quotes: number,
+	/**  Verified quotes found on their page. */
+	honest_quotes: number,
+	/**  Latency percentiles (ms): 50th, 90th, 95th. */
+	latency_percentiles: [(number | null), (number | null), (number | null)] | null,
 };
 
 /**  One measured run. */
@@ -1320,6 +1797,17 @@ export type RunResult = {
 	/**  The failure, when the run failed. */
 	error: RunError | null,
 };
+
+/**  Where a run stands. */
+export type RunStatus = 
+/**  Started and not finished (running, or stopped by a crash: resumable). */
+"running" | 
+/**  Stopped by the user: resumable. */
+"cancelled" | 
+/**  Stopped by an error: resumable once it is fixed. */
+"failed" | 
+/**  Every item answered. */
+"finished";
 
 /**  How to search. */
 export type SearchMode = 
@@ -1380,6 +1868,40 @@ export type SessionsChanged = {
 	matter_id: string,
 };
 
+/**  A gold set file checked before it is imported: what it holds, or every problem in it. */
+export type SetCheck = {
+	/**  The name it would be imported under (the file name without its extension). */
+	name: string,
+	/**  The file's format. */
+	format: GoldFormat,
+	/**  Its items (none when it has problems). */
+	items: GoldItem[],
+	/**  Every problem, with its row and column; the set can be imported only without any. */
+	problems: Problem[],
+	/**  What it holds (valid sets only). */
+	summary: SetSummary | null,
+};
+
+/**  A gold set in the library. */
+export type SetSummary = {
+	/**  The set's name. */
+	name: string,
+	/**  Items. */
+	items: number,
+	/**  Items with a reference answer. */
+	with_expected: number,
+	/**  Items with keywords. */
+	with_keywords: number,
+	/**  Items with expected sources. */
+	with_sources: number,
+	/**  Items the documents cannot answer. */
+	should_abstain: number,
+	/**  Tags and their item counts. */
+	tags: { [key in string]: number },
+	/**  Its file. */
+	path: string,
+};
+
 /**  Settings as the Models & settings screen shows them. */
 export type Settings = {
 	/**  Chat model (file name or path). */
@@ -1436,6 +1958,16 @@ export type StoredTemplate = {
 	path: string | null,
 	/**  Its TOML text as stored (comments included). */
 	text: string,
+};
+
+/**  Metrics of the items with one tag. */
+export type TagMetrics = {
+	/**  The tag. */
+	tag: string,
+	/**  Its items. */
+	items: number,
+	/**  The metrics over them. */
+	metrics: Metric[],
 };
 
 /**  A prompt template. */

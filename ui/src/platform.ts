@@ -51,6 +51,12 @@ export async function pickFile(extension: string): Promise<string | null> {
   return asList(picked)[0] ?? null;
 }
 
+/** One file of any of several types (`label` names them in the dialog's filter). */
+export async function pickFileOf(label: string, extensions: string[]): Promise<string | null> {
+  const picked = await open({ multiple: false, directory: false, filters: [{ name: label, extensions }] });
+  return asList(picked)[0] ?? null;
+}
+
 export async function pickSavePath(defaultName: string, extension: string): Promise<string | null> {
   return await save({
     defaultPath: defaultName,

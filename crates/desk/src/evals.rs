@@ -16,7 +16,7 @@ use lexdesk_core::store::{ChunkStore, SearchMode};
 use lexdesk_core::{ErrorCode, ErrorKind};
 use lexdesk_eval::EvalError;
 use lexdesk_eval::export::{ExportFormat, comparison_bytes, run_bytes};
-use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, read_set};
+use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, Problem, read_set};
 use lexdesk_eval::report::{Comparison, RunReport, compare};
 use lexdesk_eval::run::{RunConfig, RunDir, RunEvent, RunManifest, Runs, Subject, execute, mark_failed};
 use lexdesk_eval::score::{CitedPassage, ItemFailure, Outcome};
@@ -71,6 +71,35 @@ impl SetSummary {
             path: path.display().to_string(),
         }
     }
+}
+
+/// A gold set file checked before it is imported: what it holds, or every problem in it.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetCheck {
+    /// The name it would be imported under (the file name without its extension).
+    pub name: String,
+    /// The file's format.
+    pub format: GoldFormat,
+    /// Its items (none when it has problems).
+    pub items: Vec<GoldItem>,
+    /// Every problem, with its row and column; the set can be imported only without any.
+    pub problems: Vec<Problem>,
+    /// What it holds (valid sets only).
+    pub summary: Option<SetSummary>,
+}
+
+/// A chart of runs, as SVG (its text is escaped and stays text: Chinese labels render with
+/// the reader's fonts).
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvalChart {
+    /// What it shows.
+    pub title: String,
+    /// The SVG document (`None` when it could not be drawn).
+    pub svg: Option<String>,
+    /// Why it could not be drawn.
+    pub problem: Option<String>,
 }
 
 /// A run to start.
@@ -179,6 +208,29 @@ impl<'d> EvalsApi<'d> {
     /// [`EvalError::InvalidSet`] with every problem, row and column named.
     pub fn check(self, path: &Path) -> Result<GoldSet, DeskError> {
         Ok(read_set(path)?)
+    }
+
+    /// Check a gold set file (JSONL, CSV or XLSX) and preview it: its items, or every problem
+    /// with its row and column (a set with problems is a result here, not an error).
+    ///
+    /// # Errors
+    /// An unreadable file or an extension that is not a gold set format.
+    pub fn inspect(self, path: &Path) -> Result<SetCheck, DeskError> {
+        let format =
+            GoldFormat::of(path).ok_or_else(|| EvalError::UnsupportedFormat { path: path.display().to_string() })?;
+        match read_set(path) {
+            Ok(set) => Ok(SetCheck {
+                summary: Some(SetSummary::of(&set, path)),
+                name: set.name,
+                format,
+                items: set.items,
+                problems: Vec::new(),
+            }),
+            Err(EvalError::InvalidSet { set, problems }) => {
+                Ok(SetCheck { name: set, format, items: Vec::new(), problems, summary: None })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Import a gold set file into the library under `name` (default: the file name), stored
@@ -398,6 +450,32 @@ impl<'d> EvalsApi<'d> {
             [one] => Ok(run_bytes(&self.report(one)?, format)?),
             _ => Ok(comparison_bytes(&self.compare(run_ids)?, format)?),
         }
+    }
+
+    /// Write [`EvalsApi::export`] to a file.
+    ///
+    /// # Errors
+    /// As [`EvalsApi::export`], and the file system.
+    pub fn export_to(self, run_ids: &[String], format: ExportFormat, path: &Path) -> Result<(), DeskError> {
+        let bytes = self.export(run_ids, format)?;
+        std::fs::write(path, bytes).map_err(|e| DeskError::io(path.to_path_buf(), &e))
+    }
+
+    /// The charts of one run, or of several side by side (metrics with intervals, per tag,
+    /// latency distributions), as in the HTML report.
+    ///
+    /// # Errors
+    /// Unknown runs.
+    pub fn charts(self, run_ids: &[String]) -> Result<Vec<EvalChart>, DeskError> {
+        let reports = run_ids.iter().map(|id| self.report(id)).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&RunReport> = reports.iter().collect();
+        Ok(lexdesk_eval::charts::report_charts(&refs)
+            .into_iter()
+            .map(|(title, svg)| match svg {
+                Ok(svg) => EvalChart { title, svg: Some(svg), problem: None },
+                Err(e) => EvalChart { title, svg: None, problem: Some(e) },
+            })
+            .collect())
     }
 
     /// Delete a run.

@@ -47,10 +47,10 @@ pub use answers::AnswersApi;
 pub use documents::{DocumentsApi, IngestParams};
 pub use engines::{ChatEngine, EmbedEngine, file_id};
 pub use error::{DeskError, error_codes};
-pub use evals::{EvalParams, EvalsApi, SetSummary};
+pub use evals::{EvalChart, EvalParams, EvalsApi, SetCheck, SetSummary};
 pub use extract::{ExtractEvent, ExtractParams, ExtractSummary};
 pub use lexdesk_eval::export::{ExportFormat as EvalExportFormat, show as eval_show};
-pub use lexdesk_eval::gold::{GoldItem, GoldSet, Problem as GoldProblem};
+pub use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, Problem as GoldProblem};
 pub use lexdesk_eval::report::{
     Comparison as EvalComparison, ItemChange, ItemResult, Metric, RunReport, TagMetrics, Unit as MetricUnit,
 };

@@ -189,9 +189,7 @@ pub fn latency_histogram(runs: &[&RunReport]) -> Result<String, String> {
         .collect();
     let max = all.iter().flatten().copied().fold(0.0f64, f64::max);
     let buckets = 10usize;
-    let step = if max > 0.0 { nice_step(max / buckets as f64) } else { 1.0 };
-    let edges: Vec<f64> = (0..buckets).map(|b| b as f64 * step).collect();
-    let categories: Vec<String> = edges.iter().map(|e| format!("{}–{} s", trim(*e), trim(e + step))).collect();
+    let (step, categories) = latency_buckets(max, buckets);
     let series = runs
         .iter()
         .zip(&all)
@@ -217,6 +215,18 @@ pub fn latency_histogram(runs: &[&RunReport]) -> Result<String, String> {
     grouped_bars("Latency distribution", "share of items", &categories, &series, 1.0)
 }
 
+/// The bucket width (seconds) and labels of a latency histogram up to `max` seconds: a round
+/// width; sub-second runs (extractive answers) labelled in milliseconds, others in seconds.
+fn latency_buckets(max: f64, buckets: usize) -> (f64, Vec<String>) {
+    let step = if max > 0.0 { nice_step(max / buckets as f64) } else { 1.0 };
+    let ms = step < 0.1;
+    let edge = |x: f64| if ms { format!("{:.0}", x * 1000.0) } else { trim(x) };
+    let unit = if ms { "ms" } else { "s" };
+    let labels =
+        (0..buckets).map(|b| b as f64 * step).map(|e| format!("{}–{} {unit}", edge(e), edge(e + step))).collect();
+    (step, labels)
+}
+
 fn trim(x: f64) -> String {
     let s = format!("{x:.1}");
     s.trim_end_matches(".0").to_owned()
@@ -228,14 +238,12 @@ fn nice_step(raw: f64) -> f64 {
     [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|s| *s >= raw).unwrap_or(10.0 * p)
 }
 
-/// Every chart of a report: metrics, per-tag keyword and citation results, latency.
+/// Every chart of a report: metrics, per-tag keyword and citation results, latency. Each is
+/// an SVG document, or why it could not be drawn.
 #[must_use]
-pub fn report_charts(runs: &[&RunReport]) -> Vec<(String, String)> {
+pub fn report_charts(runs: &[&RunReport]) -> Vec<(String, Result<String, String>)> {
     let mut out = Vec::new();
-    let mut push = |title: &str, chart: Result<String, String>| {
-        out.push((title.to_owned(), chart.unwrap_or_else(|e| format!("<p>chart unavailable: {e}</p>"))));
-    };
-    push("Metrics", metric_bars(runs));
+    out.push(("Metrics".to_owned(), metric_bars(runs)));
     if runs.iter().any(|r| !r.tags.is_empty()) {
         for (key, label) in [
             ("keyword_accuracy", "Keyword accuracy"),
@@ -246,17 +254,17 @@ pub fn report_charts(runs: &[&RunReport]) -> Vec<(String, String)> {
                 .iter()
                 .any(|r| r.tags.iter().any(|t| t.metrics.iter().any(|m| m.key == key && m.estimate.is_some())))
             {
-                push(&format!("{label} by tag"), tag_bars(runs, key, label));
+                out.push((format!("{label} by tag"), tag_bars(runs, key, label)));
             }
         }
     }
-    push("Latency", latency_histogram(runs));
+    out.push(("Latency".to_owned(), latency_histogram(runs)));
     out
 }
 
 /// The charts of a comparison (its runs side by side).
 #[must_use]
-pub fn comparison_charts(c: &Comparison) -> Vec<(String, String)> {
+pub fn comparison_charts(c: &Comparison) -> Vec<(String, Result<String, String>)> {
     report_charts(&c.runs.iter().collect::<Vec<_>>())
 }
 
@@ -291,5 +299,16 @@ mod tests {
         assert_eq!(nice_step(0.37), 0.5);
         assert_eq!(nice_step(3.0), 5.0);
         assert_eq!(nice_step(11.0), 20.0);
+    }
+
+    #[test]
+    fn latency_buckets_read_in_milliseconds_below_a_second() {
+        let (step, labels) = latency_buckets(0.054, 10);
+        assert!((step - 0.01).abs() < 1e-12);
+        assert_eq!(labels[..2], ["0–10 ms".to_owned(), "10–20 ms".to_owned()]);
+        let (step, labels) = latency_buckets(14.0, 10);
+        assert!((step - 2.0).abs() < 1e-12);
+        assert_eq!(labels[1], "2–4 s");
+        assert_eq!(latency_buckets(0.0, 10).1[0], "0–1 s");
     }
 }

@@ -15,6 +15,7 @@ use crate::stats::Estimate;
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[serde(rename = "EvalExportFormat")] // a distinct name in the UI's generated types
 pub enum ExportFormat {
     /// Comma-separated values.
     Csv,
@@ -409,10 +410,16 @@ fn metrics_table(metrics: &[Metric]) -> Markup {
     }
 }
 
-fn charts_section(charts: Vec<(String, String)>) -> Markup {
+fn charts_section(charts: Vec<(String, Result<String, String>)>) -> Markup {
     html! {
         @for (title, svg) in charts {
-            figure { (PreEscaped(svg)) figcaption.muted { (title) } }
+            figure {
+                @match svg {
+                    Ok(svg) => (PreEscaped(svg)),
+                    Err(e) => p.muted { "Chart unavailable: " (e) },
+                }
+                figcaption.muted { (title) }
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::stats::{Estimate, McNemar, PairedDelta, bootstrap, mcnemar, mean_of, 
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[serde(rename = "MetricUnit")] // a distinct name in the UI's generated types
 pub enum Unit {
     /// 0–1, shown as a percentage; higher is better.
     Rate,
@@ -309,6 +310,7 @@ pub struct PairComparison {
 /// Two or more runs on the same set: each against the first.
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename = "EvalComparison")] // a distinct name in the UI's generated types
 pub struct Comparison {
     /// The set.
     pub set: String,

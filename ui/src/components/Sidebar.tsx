@@ -12,8 +12,8 @@ type Props = {
   selectedMatterId: string | null;
   sessions: SessionSummary[];
   selectedSessionId: string | null;
-  settingsOpen: boolean;
-  templatesOpen: boolean;
+  /** The screen in the main area: a matter's, or one of the footer's. */
+  screen: Screen;
   theme: ThemeChoice;
   onThemeChange: (theme: ThemeChoice) => void;
   onSelectMatter: (id: string) => void;
@@ -23,9 +23,10 @@ type Props = {
   onSelectSession: (id: string | null) => void;
   onRenameSession: (id: string, title: string) => Promise<void>;
   onDeleteSession: (id: string) => Promise<void>;
-  onOpenSettings: () => void;
-  onOpenTemplates: () => void;
+  onOpenScreen: (screen: Exclude<Screen, "matter">) => void;
 };
+
+export type Screen = "matter" | "settings" | "templates" | "evaluate";
 
 type PendingDelete = { kind: "matter" | "session"; id: string; name: string };
 
@@ -85,7 +86,7 @@ export function Sidebar(props: Props) {
                   key={m.id}
                   label={m.name}
                   testId="matter-item"
-                  selected={m.id === props.selectedMatterId && !props.settingsOpen && !props.templatesOpen}
+                  selected={m.id === props.selectedMatterId && props.screen === "matter"}
                   onSelect={() => props.onSelectMatter(m.id)}
                   onRename={(name) => props.onRenameMatter(m.id, name)}
                   onDelete={() => setPendingDelete({ kind: "matter", id: m.id, name: m.name })}
@@ -120,7 +121,7 @@ export function Sidebar(props: Props) {
                     label={s.title || t("sidebar.untitledChat")}
                     detail={String(s.turns)}
                     testId="session-item"
-                    selected={s.id === props.selectedSessionId && !props.settingsOpen && !props.templatesOpen}
+                    selected={s.id === props.selectedSessionId && props.screen === "matter"}
                     onSelect={() => props.onSelectSession(s.id)}
                     onRename={(title) => props.onRenameSession(s.id, title)}
                     onDelete={() => setPendingDelete({ kind: "session", id: s.id, name: s.title })}
@@ -133,24 +134,24 @@ export function Sidebar(props: Props) {
       </div>
 
       <div className="sidebar-footer">
-        <button
-          type="button"
-          className={`nav-button${props.templatesOpen ? " selected" : ""}`}
-          data-testid="nav-templates"
-          aria-current={props.templatesOpen ? "page" : undefined}
-          onClick={props.onOpenTemplates}
-        >
-          ❏ {t("sidebar.templates")}
-        </button>
-        <button
-          type="button"
-          className={`nav-button${props.settingsOpen ? " selected" : ""}`}
-          data-testid="nav-settings"
-          aria-current={props.settingsOpen ? "page" : undefined}
-          onClick={props.onOpenSettings}
-        >
-          ⚙ {t("sidebar.settings")}
-        </button>
+        {(
+          [
+            ["templates", "❏", t("sidebar.templates")],
+            ["evaluate", "✓", t("sidebar.evaluate")],
+            ["settings", "⚙", t("sidebar.settings")],
+          ] as const
+        ).map(([screen, icon, label]) => (
+          <button
+            key={screen}
+            type="button"
+            className={`nav-button${props.screen === screen ? " selected" : ""}`}
+            data-testid={`nav-${screen}`}
+            aria-current={props.screen === screen ? "page" : undefined}
+            onClick={() => props.onOpenScreen(screen)}
+          >
+            <span aria-hidden="true">{icon}</span> {label}
+          </button>
+        ))}
         <label className="footer-field">
           <span>{t("sidebar.language")}</span>
           <select

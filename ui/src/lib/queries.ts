@@ -14,6 +14,13 @@ export const queryKeys = {
   documents: (matterId: string) => ["documents", matterId] as const,
   sessions: (matterId: string) => ["sessions", matterId] as const,
   settings: ["settings"] as const,
+  evals: ["evals"] as const,
+  evalSets: ["evals", "sets"] as const,
+  evalSet: (name: string) => ["evals", "sets", name] as const,
+  evalRuns: ["evals", "runs"] as const,
+  evalReport: (runId: string) => ["evals", "report", runId] as const,
+  evalCharts: (runIds: string[]) => ["evals", "charts", ...runIds] as const,
+  evalCompare: (runIds: string[]) => ["evals", "compare", ...runIds] as const,
 };
 
 /**
@@ -64,6 +71,50 @@ export function useSettings() {
   return useQuery({ queryKey: queryKeys.settings, queryFn: () => commands.getSettings(), meta: { inline: true } });
 }
 
+export function useEvalSets() {
+  return useQuery({ queryKey: queryKeys.evalSets, queryFn: () => commands.evalSets() });
+}
+
+export function useEvalSet(name: string | null) {
+  return useQuery({
+    queryKey: queryKeys.evalSet(name ?? ""),
+    queryFn: () => commands.evalSet(name ?? ""),
+    enabled: name !== null,
+  });
+}
+
+export function useEvalRuns() {
+  return useQuery({ queryKey: queryKeys.evalRuns, queryFn: () => commands.evalRuns() });
+}
+
+/** A run's report; its failure shows where the report would be. */
+export function useEvalReport(runId: string | null) {
+  return useQuery({
+    queryKey: queryKeys.evalReport(runId ?? ""),
+    queryFn: () => commands.evalReport(runId ?? ""),
+    enabled: runId !== null,
+    meta: { inline: true },
+  });
+}
+
+export function useEvalCharts(runIds: string[]) {
+  return useQuery({
+    queryKey: queryKeys.evalCharts(runIds),
+    queryFn: () => commands.evalCharts(runIds),
+    enabled: runIds.length > 0,
+    meta: { inline: true },
+  });
+}
+
+export function useEvalComparison(runIds: string[]) {
+  return useQuery({
+    queryKey: queryKeys.evalCompare(runIds),
+    queryFn: () => commands.evalCompare(runIds),
+    enabled: runIds.length >= 2,
+    meta: { inline: true },
+  });
+}
+
 /**
  * Invalidate what the shell says has changed, for as long as the calling component lives.
  * `true` once every subscription is in place: work whose changes must not go unheard (the
@@ -87,6 +138,20 @@ export function useShellEvents(): boolean {
         void client.invalidateQueries({ queryKey: queryKeys.settings });
         // Another embedding model may have been chosen: each matter's standing against it changes.
         void client.invalidateQueries({ queryKey: ["matters", "embedder"] });
+      }),
+      events.evalsChanged.listen((e) => {
+        const runId = e.payload.run_id;
+        if (runId === null) {
+          void client.invalidateQueries({ queryKey: queryKeys.evals });
+          return;
+        }
+        // One run's results changed: the list (its status), its report, and the charts and
+        // comparisons it is in.
+        void client.invalidateQueries({ queryKey: queryKeys.evalRuns });
+        void client.invalidateQueries({ queryKey: queryKeys.evalReport(runId) });
+        for (const key of [["evals", "charts"], ["evals", "compare"]]) {
+          void client.invalidateQueries({ queryKey: key, predicate: (q) => q.queryKey.includes(runId) });
+        }
       }),
     ];
     Promise.all(subscriptions).then(

@@ -101,6 +101,8 @@ const documentsOf = (args: Args) => [["documents-changed", { matter_id: args.mat
 const sessionsOf = (args: Args) => [["sessions-changed", { matter_id: args.matterId }]] as const;
 const matters = () => [["matters-changed", {}]] as const;
 const settings = () => [["settings-changed", {}]] as const;
+const evals = () => [["evals-changed", { run_id: null }]] as const;
+const evalsOf = (args: Args) => [["evals-changed", { run_id: args.runId }]] as const;
 
 /**
  * What the shell announces after each command that changes data, as src-tauri/src/commands.rs
@@ -122,6 +124,11 @@ const announcements: Record<string, (args: Args, result: unknown) => readonly (r
   download_model: settings,
   import_model: settings,
   set_hub_token: settings,
+  eval_import_set: evals,
+  eval_remove_set: evals,
+  eval_run: evals,
+  eval_resume: evalsOf,
+  eval_delete: evals,
 };
 
 /** Announce a change as the shell would (e.g. a file finished during an ingestion). */
