@@ -62,6 +62,7 @@ const COMMANDS: &[&str] = &[
     "eval_charts",
     "eval_export",
     "eval_delete",
+    "eval_judge",
 ];
 
 fn main() {

@@ -15,8 +15,8 @@ use lexdesk_desk::{
     IngestEvent, IngestParams, IngestSummary, Listing, Matter, MatterEmbedder, ReembedEvent, ReembedSummary, Searched,
 };
 use lexdesk_desk::{
-    EvalChart, EvalComparison, EvalExportFormat, EvalParams, GoldSet, ItemResult, RunEvent, RunManifest, RunReport,
-    SetCheck, SetSummary,
+    EvalChart, EvalComparison, EvalExportFormat, EvalParams, GoldSet, ItemResult, Judgement, RunEvent, RunManifest,
+    RunReport, SetCheck, SetSummary,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -63,6 +63,15 @@ pub enum EvalRunEvent {
         total: u32,
         /// The item, what it produced and its scores.
         result: ItemResult,
+    },
+    /// The LLM judge graded an answer.
+    Judged {
+        /// Answers graded so far.
+        done: u32,
+        /// Answers to grade.
+        total: u32,
+        /// The grade.
+        judgement: Judgement,
     },
 }
 
@@ -682,8 +691,19 @@ async fn eval_job(
                 if throttle.due(std::time::Instant::now()) {
                     announce(app, &EvalsChanged { run_id: Some(run_id.to_owned()) });
                 }
-                let result = ItemResult { item: item.clone(), outcome: outcome.clone(), scores: scores.clone() };
+                let result = ItemResult {
+                    item: item.clone(),
+                    outcome: outcome.clone(),
+                    scores: scores.clone(),
+                    judgement: None,
+                };
                 EvalRunEvent::Item { done, total, result }
+            }
+            RunEvent::Judged(p) => {
+                if throttle.due(std::time::Instant::now()) {
+                    announce(app, &EvalsChanged { run_id: Some(run_id.to_owned()) });
+                }
+                EvalRunEvent::Judged { done: p.done, total: p.total, judgement: p.judgement.clone() }
             }
         };
         // A closed channel (the window went away) does not stop the run.
@@ -691,6 +711,37 @@ async fn eval_job(
     };
     let result = shell.desk.evals().resume(run_id, cancel, &mut progress).await;
     announce(app, &EvalsChanged { run_id: Some(run_id.to_owned()) });
+    Ok(result?)
+}
+
+/// Grade a run's answers with the chat model as an LLM judge (weaker evidence); progress on
+/// `on_event`; `cancel_job(job_id)` stops it (answers already graded are kept). `again` grades
+/// every answer anew.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_judge(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    run_id: String,
+    again: bool,
+    job_id: String,
+    on_event: Channel<EvalRunEvent>,
+) -> Result<RunReport> {
+    let job = shell.job(&job_id);
+    let mut throttle = crate::stream::Throttle::new(crate::stream::PROGRESS_INTERVAL * 5);
+    let result = shell
+        .desk
+        .evals()
+        .judge(&run_id, again, &job.token, &mut |p| {
+            if throttle.due(std::time::Instant::now()) {
+                announce(&app, &EvalsChanged { run_id: Some(run_id.clone()) });
+            }
+            let event = EvalRunEvent::Judged { done: p.done, total: p.total, judgement: p.judgement.clone() };
+            // A closed channel (the window went away) does not stop the judge.
+            let _closed = on_event.send(event);
+        })
+        .await;
+    announce(&app, &EvalsChanged { run_id: Some(run_id.clone()) });
     Ok(result?)
 }
 

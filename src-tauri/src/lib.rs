@@ -152,6 +152,7 @@ pub fn bindings_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::eval_charts,
             commands::eval_export,
             commands::eval_delete,
+            commands::eval_judge,
         ])
         .events(tauri_specta::collect_events![
             events::MattersChanged,

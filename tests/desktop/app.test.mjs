@@ -268,4 +268,20 @@ test('evaluate: a faulty gold set is refused row by row; the demo set runs with 
   }
   assert.ok(opened, 'at least one of four demo questions is answered');
   await screenshot('eval-item');
+
+  // The optional LLM judge (the chat model grades each answer 1–5), labelled as weaker evidence.
+  await (await visible(byTestId('eval-judge-run'))).click();
+  // Grades appear as they are made; the job's progress goes away when the last is in.
+  await driver.wait(
+    async () =>
+      (await driver.findElements(byTestId('eval-progress'))).length === 0 &&
+      /4 answers graded/.test(await driver.findElement(byTestId('eval-judge-note')).getText().catch(() => '')),
+    300_000,
+  );
+  const note = await visible(byTestId('eval-judge-note'));
+  assert.match(await note.getText(), /4 answers graded 1–5 by .*weaker evidence/);
+  const judged = await driver.findElements(By.css('[data-testid="eval-metric"][data-key="judge_score"]'));
+  const unreadable = /(\d+) repl/.exec(await note.getText());
+  assert.ok(judged.length === 1 || (unreadable && unreadable[1] === '4'), 'a judge score, unless no reply was readable');
+  await screenshot('eval-judged');
 });

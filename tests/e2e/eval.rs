@@ -239,6 +239,88 @@ fn a_run_killed_mid_way_resumes_from_the_last_finished_item() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("EVAL_RUN_FINISHED"));
 }
 
+fn judgements(run_dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join("judgements.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_llm_judge_grades_each_answer_once_and_is_labelled_as_weaker_evidence() {
+    let home = demo_home();
+    // Answers (extractive) and then the chat model (SmolLM2) as the judge, in one command.
+    let run = json(lexdesk_in(home.path()).args([
+        "eval",
+        "run",
+        "demo-nda-en",
+        "--matter",
+        "Demo",
+        "--mode",
+        "extractive",
+        "--limit",
+        "3",
+        "--judge",
+        "--label",
+        "judged",
+        "--json",
+    ]));
+    let id = run["run"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(run["run"]["config"]["judge"], true);
+    assert_eq!(run["judge"]["judged"], 3, "{}", run["judge"]);
+    assert!(run["judge"]["models"][0].as_str().unwrap().contains("SmolLM2"), "{}", run["judge"]);
+    let unreadable = run["judge"]["unreadable"].as_u64().unwrap();
+
+    let run_dir = home.path().join("evals/runs").join(&id);
+    let first = judgements(&run_dir);
+    assert_eq!(first.len(), 3);
+    let mut scored = 0;
+    for j in &first {
+        assert!(!j["reply"].as_str().unwrap().trim().is_empty(), "the judge's reply is kept: {j}");
+        assert_eq!(j["rubric"], 1);
+        match j["score"].as_u64() {
+            Some(s) => {
+                assert!((1..=5).contains(&s), "{j}");
+                scored += 1;
+            }
+            None => assert!(j["score"].is_null()),
+        }
+    }
+    assert_eq!(scored + unreadable, 3, "unreadable replies are counted, not guessed");
+    let score = run["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "judge_score").unwrap();
+    assert!(score["label"].as_str().unwrap().contains("weaker evidence"));
+    if scored > 0 {
+        let v = score["estimate"]["value"].as_f64().unwrap();
+        assert!((1.0..=5.0).contains(&v), "{score}");
+        assert_eq!(score["estimate"]["n"], scored, "the mean is over readable scores only");
+    } else {
+        assert!(score["estimate"].is_null());
+    }
+
+    // Judging again keeps the grades (resumable, nothing graded twice); --again grades anew.
+    ok(lexdesk_in(home.path()).args(["eval", "judge", &id]));
+    assert_eq!(judgements(&run_dir), first, "items already judged are not judged again");
+    let shown = json(lexdesk_in(home.path()).args(["eval", "judge", &id, "--again", "--json"]));
+    assert_eq!(shown["judge"]["judged"], 3);
+    let again = judgements(&run_dir);
+    assert_eq!(again.len(), 3, "--again replaces the grades instead of adding to them");
+    assert!(again.iter().zip(&first).all(|(a, b)| a["finished_ms"].as_i64() >= b["finished_ms"].as_i64()));
+    // Greedy decoding: the same judge gives the same grades.
+    let scores = |js: &[serde_json::Value]| js.iter().map(|j| j["score"].clone()).collect::<Vec<_>>();
+    assert_eq!(scores(&again), scores(&first));
+
+    // The report says what the score is worth, and shows each grade with its reason.
+    let html = home.path().join("judged.html");
+    ok(lexdesk_in(home.path()).args(["eval", "export", &id, "--out"]).arg(&html));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("weaker evidence than the checked metrics"), "the HTML report labels the judge");
+    assert!(text.contains("LLM judge ("), "each item shows its grade");
+    let csv = home.path().join("judged.csv");
+    ok(lexdesk_in(home.path()).args(["eval", "export", &id, "--out"]).arg(&csv));
+    assert!(std::fs::read_to_string(&csv).unwrap().lines().next().unwrap().contains("judge_score,judge_reason"));
+}
+
 #[test]
 fn a_gold_set_with_errors_is_refused_with_every_row_and_column_named() {
     let home = tempfile::tempdir().unwrap();

@@ -140,6 +140,12 @@ export const commands = {
 	 */
 	evalExport: (runIds: string[], format: EvalExportFormat, path: string) => __TAURI_INVOKE<null>("eval_export", { runIds, format, path }),
 	evalDelete: (runId: string) => __TAURI_INVOKE<null>("eval_delete", { runId }),
+	/**
+	 *  Grade a run's answers with the chat model as an LLM judge (weaker evidence); progress on
+	 *  `on_event`; `cancel_job(job_id)` stops it (answers already graded are kept). `again` grades
+	 *  every answer anew.
+	 */
+	evalJudge: (runId: string, again: boolean, jobId: string, onEvent: Channel<EvalRunEvent>) => __TAURI_INVOKE<RunReport>("eval_judge", { runId, again, jobId, onEvent }),
 };
 
 /** Events */
@@ -858,6 +864,11 @@ export type EvalParams = {
 	concurrency?: number | null,
 	/**  Only the first N items. */
 	limit?: number | null,
+	/**
+	 *  Then grade the answers with the chat model as an LLM judge (a written rubric, 1–5;
+	 *  weaker evidence than the checked metrics).
+	 */
+	judge?: boolean | null,
 };
 
 /**  What an evaluation run reports while it executes. */
@@ -875,7 +886,15 @@ done: number;
 /**  Items in the run. */
 total: number; 
 /**  The item, what it produced and its scores. */
-result: ItemResult };
+result: ItemResult } | 
+/**  The LLM judge graded an answer. */
+{ kind: "judged"; 
+/**  Answers graded so far. */
+done: number; 
+/**  Answers to grade. */
+total: number; 
+/**  The grade. */
+judgement: Judgement };
 
 /**
  *  Gold sets or evaluation runs changed: a set imported or removed, a run started, an item of
@@ -1233,6 +1252,8 @@ export type ItemResult = {
 	outcome: Outcome,
 	/**  Its scores. */
 	scores: ItemScores,
+	/**  The LLM judge's grade, when the run was judged ([`crate::judge`]). */
+	judgement?: Judgement | null,
 };
 
 /**
@@ -1268,6 +1289,34 @@ export type ItemScores = {
 	should_abstain: boolean,
 	/**  The item failed with an error. */
 	failed: boolean,
+};
+
+/**  Who judged a run, and how many replies had no readable score. */
+export type JudgeSummary = {
+	/**  The judge model(s). */
+	models: string[],
+	/**  Items judged. */
+	judged: number,
+	/**  Replies without a readable score (left out of the mean). */
+	unreadable: number,
+};
+
+/**  One answer graded by the judge. */
+export type Judgement = {
+	/**  The gold item's id. */
+	id: string,
+	/**  1–5; `None` when the judge's reply had no score in it (counted, not guessed). */
+	score: number | null,
+	/**  The judge's reason. */
+	reason: string,
+	/**  The judge's whole reply. */
+	reply: string,
+	/**  The judge model. */
+	model: string,
+	/**  [`RUBRIC_VERSION`] of the rubric used. */
+	rubric: number,
+	/**  When it was judged, ms since the epoch. */
+	finished_ms: number,
 };
 
 /**  How an item's keywords decide whether the answer passes. */
@@ -1372,7 +1421,9 @@ export type MetricUnit =
 /**  Milliseconds; lower is better. */
 "ms" | 
 /**  Tokens per second; higher is better. */
-"tokens_per_second";
+"tokens_per_second" | 
+/**  A grade from 1 to 5 (the LLM judge); higher is better. */
+"score";
 
 /**  The model catalog for the settings screen. */
 export type ModelCatalog = {
@@ -1709,6 +1760,11 @@ export type RunConfig = {
 	concurrency: number,
 	/**  Only the first N items of the set. */
 	limit: number | null,
+	/**
+	 *  Grade the answers with the chat model as an LLM judge once they are all in
+	 *  ([`crate::judge`]).
+	 */
+	judge?: boolean,
 };
 
 /**  Why a run produced no output. */
@@ -1762,6 +1818,8 @@ export type RunReport = {
 	honest_quotes: number,
 	/**  Latency percentiles (ms): 50th, 90th, 95th. */
 	latency_percentiles: [(number | null), (number | null), (number | null)] | null,
+	/**  The LLM judge, when the run was judged. */
+	judge?: JudgeSummary | null,
 };
 
 /**  One measured run. */

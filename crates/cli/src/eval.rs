@@ -1,5 +1,6 @@
 //! `eval`: gold sets (`sets list|show|check|import|export|remove`), runs (`run`, `resume`,
-//! `list`, `show`, `delete`), comparisons (`compare`) and exports (`export`). A thin adapter
+//! `list`, `show`, `delete`), the LLM judge (`judge`), comparisons (`compare`) and exports
+//! (`export`). A thin adapter
 //! over `desk.evals()`. A run or report whose citation honesty is below 100 % exits with
 //! [`exit::DISHONEST`].
 
@@ -9,7 +10,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lexdesk_core::generate::CancelToken;
 use lexdesk_core::store::SearchMode;
-use lexdesk_desk::{AnswerMode, EvalExportFormat, EvalParams, Metric, MetricUnit, RunEvent, RunReport, RunStatus};
+use lexdesk_desk::{
+    AnswerMode, EvalExportFormat, EvalParams, JudgeProgress, Metric, MetricUnit, RunEvent, RunReport, RunStatus,
+};
 use serde::Serialize;
 
 use crate::output::{Out, json};
@@ -75,6 +78,21 @@ pub enum EvalCommand {
         /// The file to write
         #[arg(long = "out", short = 'o', value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Grade a run's answers 1–5 with a local LLM as judge and a written rubric (weaker evidence
+    /// than the checked metrics); resumable, items already judged are kept
+    Judge {
+        /// The run (id or unique prefix)
+        run: String,
+        /// The judge model (path or file name) [default: the configured chat model]
+        #[arg(long, short)]
+        model: Option<String>,
+        /// Discard earlier judgements and judge every item again
+        #[arg(long)]
+        again: bool,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Delete a run
     Delete {
@@ -171,6 +189,9 @@ pub struct RunArgs {
     /// Chat model (path or file name) [default: config / LEXDESK_CHAT_MODEL]
     #[arg(long, short)]
     model: Option<String>,
+    /// Then grade the answers with the chat model as an LLM judge (see `eval judge`)
+    #[arg(long)]
+    judge: bool,
     /// Write the HTML report here when the run ends
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -191,6 +212,15 @@ pub async fn eval_cmd(ctx: &Ctx, out: &mut Out, command: &EvalCommand) -> anyhow
             let bar = progress_bar(*as_json);
             let mut on_event = |e: RunEvent<'_>| on_event(&bar, e);
             let report = ctx_desk.evals().resume(run, &cancel, &mut on_event).await;
+            bar.finish_and_clear();
+            finish(out, &report?, *as_json, None)
+        }
+        EvalCommand::Judge { run, model, again, json: as_json } => {
+            let desk = ctx.desk(model.as_deref(), None)?;
+            let cancel = ctrl_c_cancels();
+            let bar = progress_bar(*as_json);
+            bar.set_prefix("judging");
+            let report = desk.evals().judge(run, *again, &cancel, &mut |p| on_judged(&bar, p)).await;
             bar.finish_and_clear();
             finish(out, &report?, *as_json, None)
         }
@@ -447,7 +477,18 @@ fn on_event(bar: &ProgressBar, e: RunEvent<'_>) {
             }
             bar.set_message(format!("{}: {verdict}", item.id));
         }
+        RunEvent::Judged(p) => {
+            bar.set_prefix("judging");
+            on_judged(bar, p);
+        }
     }
+}
+
+fn on_judged(bar: &ProgressBar, p: JudgeProgress<'_>) {
+    bar.set_length(u64::from(p.total));
+    bar.set_position(u64::from(p.done));
+    let score = p.judgement.score.map_or("no readable score".to_owned(), |s| format!("{s}/5"));
+    bar.set_message(format!("{}: {score}", p.judgement.id));
 }
 
 async fn run(ctx: &Ctx, out: &mut Out, args: &RunArgs) -> anyhow::Result<u8> {
@@ -465,6 +506,7 @@ async fn run(ctx: &Ctx, out: &mut Out, args: &RunArgs) -> anyhow::Result<u8> {
         seed: args.seed,
         concurrency: Some(args.parallel),
         limit: args.limit,
+        judge: Some(args.judge),
     };
     let cancel = ctrl_c_cancels();
     let bar = progress_bar(args.json);
@@ -503,6 +545,7 @@ struct Summary<'a> {
     metrics: &'a [Metric],
     tags: &'a [lexdesk_desk::TagMetrics],
     latency_percentiles: Option<[f64; 3]>,
+    judge: Option<&'a lexdesk_desk::JudgeSummary>,
 }
 
 impl<'a> Summary<'a> {
@@ -516,6 +559,7 @@ impl<'a> Summary<'a> {
             metrics: &r.metrics,
             tags: &r.tags,
             latency_percentiles: r.latency_percentiles,
+            judge: r.judge.as_ref(),
         }
     }
 }
@@ -596,6 +640,14 @@ fn print_report(out: &mut Out, r: &RunReport, items: bool) -> anyhow::Result<()>
                 pick("abstention_correct")
             ))?;
         }
+    }
+    if let Some(j) = &r.judge {
+        out.line(format!(
+            "  LLM judge: {} ({} answers graded against the rubric{}) — weaker evidence than the checked metrics",
+            j.models.join(", "),
+            j.judged,
+            if j.unreadable > 0 { format!(", {} without a readable score", j.unreadable) } else { String::new() }
+        ))?;
     }
     out.line("")?;
     if r.honest() {

@@ -17,6 +17,7 @@ use lexdesk_core::{ErrorCode, ErrorKind};
 use lexdesk_eval::EvalError;
 use lexdesk_eval::export::{ExportFormat, comparison_bytes, run_bytes};
 use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, Problem, read_set};
+use lexdesk_eval::judge::{Judge, JudgeProgress, judge_run};
 use lexdesk_eval::report::{Comparison, RunReport, compare};
 use lexdesk_eval::run::{RunConfig, RunDir, RunEvent, RunManifest, Runs, Subject, execute, mark_failed};
 use lexdesk_eval::score::{CitedPassage, ItemFailure, Outcome};
@@ -25,7 +26,7 @@ use lexdesk_service::cite::FoldedPage;
 use lexdesk_store::{LanceStore, StoreOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::{AnswerMode, AskParams, Desk, DeskError, Matter};
+use crate::{AnswerMode, AskParams, ChatEngine, Desk, DeskError, Matter};
 
 /// Gold sets and evaluation runs ([`Desk::evals`]).
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +144,10 @@ pub struct EvalParams {
     /// Only the first N items.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Then grade the answers with the chat model as an LLM judge (a written rubric, 1–5;
+    /// weaker evidence than the checked metrics).
+    #[serde(default)]
+    pub judge: Option<bool>,
 }
 
 fn valid_set_name(name: &str) -> bool {
@@ -333,6 +338,7 @@ impl<'d> EvalsApi<'d> {
             seed: params.seed,
             concurrency: params.concurrency.unwrap_or(1).clamp(1, 64),
             limit: params.limit,
+            judge: params.judge.unwrap_or(false),
         };
         Ok(self.runs().create(&set, config)?.manifest()?)
     }
@@ -364,10 +370,25 @@ impl<'d> EvalsApi<'d> {
     ) -> Result<RunReport, DeskError> {
         let manifest = run.manifest()?;
         let subject = self.subject(&manifest).await;
-        let result = match subject {
+        let mut result = match subject {
             Ok(subject) => execute(run, &subject, cancel, progress).await,
             Err(e) => Err(e),
         };
+        // A run configured with the judge is graded once every answer is in (a resumed run
+        // grades what is left).
+        if let Ok(m) = &result
+            && m.config.judge
+            && m.status == lexdesk_eval::run::RunStatus::Finished
+            && !cancel.is_cancelled()
+        {
+            let judged = async {
+                let judge = DeskJudge { model: self.desk.models().chat().await?, seed: m.config.seed };
+                judge_run(run, &judge, false, cancel, &mut |p| progress(RunEvent::Judged(p))).await
+            };
+            if let Err(e) = judged.await {
+                result = Err(e);
+            }
+        }
         match result {
             Ok(_) => Ok(RunReport::of(run)?),
             Err(e) => {
@@ -476,6 +497,26 @@ impl<'d> EvalsApi<'d> {
                 Err(e) => EvalChart { title, svg: None, problem: Some(e) },
             })
             .collect())
+    }
+
+    /// Grade a run's answers with the configured chat model as an LLM judge (a written rubric,
+    /// 1–5; weaker evidence than the other metrics). Resumable: items already judged are kept,
+    /// unless `again`. Returns the report with the judge's score.
+    ///
+    /// # Errors
+    /// Unknown run, a run being executed, a chat model that does not load.
+    pub async fn judge(
+        self,
+        run_id: &str,
+        again: bool,
+        cancel: &CancelToken,
+        progress: &mut (dyn FnMut(JudgeProgress<'_>) + Send),
+    ) -> Result<RunReport, DeskError> {
+        let run = self.runs().open(run_id)?;
+        let seed = run.manifest()?.config.seed;
+        let judge = DeskJudge { model: self.desk.models().chat().await?, seed };
+        judge_run(&run, &judge, again, cancel, progress).await?;
+        Ok(RunReport::of(&run)?)
     }
 
     /// Delete a run.
@@ -603,35 +644,12 @@ impl DeskSubject<'_> {
         let mut request = GenerateRequest::chat(vec![ChatMessage::new(Role::User, item.question.clone())]);
         request.max_tokens = self.base.max_tokens.unwrap_or(self.desk.config().generation.max_tokens).clamp(16, 8192);
         request.sampling.seed = self.base.seed;
-        let stream = match model.generate(request) {
-            Ok(s) => s,
-            Err(e) => {
-                let e = DeskError::from(e);
-                return if item_level(&e) { Ok(Some(failure(&e, started))) } else { Err(e) };
-            }
+        let completion = match complete(&model, request, cancel).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(None),
+            Err(e) if item_level(&e) => return Ok(Some(failure(&e, started))),
+            Err(e) => return Err(e),
         };
-        let token = stream.cancel_token();
-        let watch = {
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                while !cancel.is_cancelled() {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                token.cancel();
-            })
-        };
-        let completion = stream.collect_with(|_| {}).await;
-        watch.abort();
-        let completion = match completion {
-            Ok(c) => c,
-            Err(e) => {
-                let e = DeskError::from(e);
-                return if item_level(&e) { Ok(Some(failure(&e, started))) } else { Err(e) };
-            }
-        };
-        if cancel.is_cancelled() || completion.finish_reason == lexdesk_core::generate::FinishReason::Cancelled {
-            return Ok(None);
-        }
         Ok(Some(Outcome {
             answer: completion.text,
             latency_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -640,6 +658,63 @@ impl DeskSubject<'_> {
             tokens_per_second: Some(completion.usage.tokens_per_second),
             ..Outcome::default()
         }))
+    }
+}
+
+/// Generate to the end on `model`; `Ok(None)` when `cancel` stopped it.
+async fn complete(
+    model: &ChatEngine,
+    request: GenerateRequest,
+    cancel: &CancelToken,
+) -> Result<Option<lexdesk_core::generate::Completion>, DeskError> {
+    let stream = model.generate(request)?;
+    let token = stream.cancel_token();
+    let watch = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while !cancel.is_cancelled() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            token.cancel();
+        })
+    };
+    let completion = stream.collect_with(|_| {}).await;
+    watch.abort();
+    let completion = completion?;
+    if cancel.is_cancelled() || completion.finish_reason == lexdesk_core::generate::FinishReason::Cancelled {
+        return Ok(None);
+    }
+    Ok(Some(completion))
+}
+
+/// The configured chat model as the LLM judge: greedy, short replies.
+struct DeskJudge {
+    model: ChatEngine,
+    seed: Option<u32>,
+}
+
+impl Judge for DeskJudge {
+    type Error = DeskError;
+
+    fn model(&self) -> String {
+        self.model.name()
+    }
+
+    async fn reply(&self, system: &str, user: &str, cancel: &CancelToken) -> Result<Option<String>, DeskError> {
+        let mut request = GenerateRequest::chat(vec![
+            ChatMessage::new(Role::System, system.to_owned()),
+            ChatMessage::new(Role::User, user.to_owned()),
+        ]);
+        request.max_tokens = 96;
+        request.sampling.temperature = 0.0;
+        request.sampling.seed = self.seed;
+        match complete(&self.model, request, cancel).await {
+            Ok(c) => Ok(c.map(|c| c.text)),
+            // A question too long for the judge's context (or another problem of this one item)
+            // is recorded as a reply without a score, not guessed and not fatal.
+            Err(e) if item_level(&e) => Ok(Some(format!("(the judge could not grade this answer: {}: {e})", e.code()))),
+            Err(e) => Err(e),
+        }
     }
 }
 

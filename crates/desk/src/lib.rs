@@ -51,8 +51,10 @@ pub use evals::{EvalChart, EvalParams, EvalsApi, SetCheck, SetSummary};
 pub use extract::{ExtractEvent, ExtractParams, ExtractSummary};
 pub use lexdesk_eval::export::{ExportFormat as EvalExportFormat, show as eval_show};
 pub use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, Problem as GoldProblem};
+pub use lexdesk_eval::judge::{JudgeProgress, Judgement};
 pub use lexdesk_eval::report::{
-    Comparison as EvalComparison, ItemChange, ItemResult, Metric, RunReport, TagMetrics, Unit as MetricUnit,
+    Comparison as EvalComparison, ItemChange, ItemResult, JudgeSummary, Metric, RunReport, TagMetrics,
+    Unit as MetricUnit,
 };
 pub use lexdesk_eval::run::{RunEvent, RunManifest, RunStatus};
 pub use lexdesk_templates::TemplateError;

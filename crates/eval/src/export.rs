@@ -56,6 +56,7 @@ pub fn show(unit: Unit, v: f64) -> String {
         Unit::Ms if v >= 10_000.0 => format!("{:.1} s", v / 1000.0),
         Unit::Ms => format!("{v:.0} ms"),
         Unit::TokensPerSecond => format!("{v:.1} tok/s"),
+        Unit::Score => format!("{v:.2} / 5"),
     }
 }
 
@@ -66,7 +67,7 @@ fn show_estimate(unit: Unit, e: Option<Estimate>) -> String {
     }
 }
 
-const ITEM_COLUMNS: [&str; 22] = [
+const ITEM_COLUMNS: [&str; 24] = [
     "id",
     "question",
     "tags",
@@ -85,6 +86,8 @@ const ITEM_COLUMNS: [&str; 22] = [
     "latency_ms",
     "first_token_ms",
     "tokens_per_second",
+    "judge_score",
+    "judge_reason",
     "expected",
     "keywords",
     "expected_sources",
@@ -138,6 +141,8 @@ fn item_row(r: &ItemResult) -> Vec<String> {
         format!("{:.0}", o.latency_ms),
         o.first_token_ms.map_or(String::new(), |t| format!("{t:.0}")),
         o.tokens_per_second.map_or(String::new(), |t| format!("{t:.2}")),
+        r.judgement.as_ref().and_then(|j| j.score).map_or(String::new(), |v| v.to_string()),
+        r.judgement.as_ref().map(|j| j.reason.clone()).unwrap_or_default(),
         r.item.expected.clone().unwrap_or_default(),
         r.item.keywords.join("; "),
         r.item.sources.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
@@ -473,6 +478,13 @@ fn item_details(r: &ItemResult) -> Markup {
                 @if let Some(f) = s.reference_f1 { ", reference F1 " (format!("{f:.2}")) }
                 @if let Some(f) = s.rouge_l { ", ROUGE-L " (format!("{f:.2}")) }
             }
+            @if let Some(j) = &r.judgement {
+                p.muted {
+                    "LLM judge (" (j.model) ", weaker evidence): "
+                    @match j.score { Some(v) => strong { (v) " / 5" }, None => span.bad { "no readable score" } }
+                    @if !j.reason.is_empty() { " — " (j.reason) }
+                }
+            }
         }
     }
 }
@@ -493,6 +505,13 @@ pub fn run_html(r: &RunReport) -> Markup {
                 p.muted { "Latency percentiles: 50th " (show(Unit::Ms, p50)) ", 90th " (show(Unit::Ms, p90)) ", 95th " (show(Unit::Ms, p95)) "." }
             }
             p.muted { "Intervals: 95 % percentile bootstrap over items (2,000 resamples, fixed seed). Keyword accuracy uses each item's rule; the seed's rule counts an answer with any keyword." }
+            @if let Some(j) = &r.judge {
+                p.muted {
+                    "LLM-as-judge: " (j.judged) " answers graded 1–5 by " (j.models.join(", ")) " against a written rubric"
+                    @if j.unreadable > 0 { " (" (j.unreadable) " replies without a readable score, left out)" }
+                    ". A small local model grading answers is noisy and can favour its own: weaker evidence than the checked metrics above."
+                }
+            }
             h2 { "Charts" }
             (charts_section(charts::report_charts(&[r])))
             @if !r.tags.is_empty() {

@@ -6,6 +6,7 @@
 //! - [`run`]: runs stored as folders (`run.json`, the frozen set, `items.jsonl` appended item by
 //!   item), executed against a [`run::Subject`] with bounded concurrency, resumable;
 //! - [`report`]: aggregates per metric and tag, comparisons of runs on the same set;
+//! - [`judge`]: the optional LLM-as-judge score (weaker evidence), a resumable second pass;
 //! - [`export`]: CSV, JSON, XLSX and a self-contained HTML report with [`charts`].
 //!
 //! This crate knows nothing of models or stores: the desk implements [`run::Subject`] over
@@ -14,6 +15,7 @@
 pub mod charts;
 pub mod export;
 pub mod gold;
+pub mod judge;
 pub mod report;
 pub mod run;
 pub mod score;

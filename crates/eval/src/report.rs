@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::EvalError;
 use crate::gold::GoldItem;
+use crate::judge::Judgement;
 use crate::run::{RunDir, RunManifest};
 use crate::score::{ItemScores, Outcome, score};
 use crate::stats::{Estimate, McNemar, PairedDelta, bootstrap, mcnemar, mean_of, paired_delta};
@@ -24,11 +25,13 @@ pub enum Unit {
     Ms,
     /// Tokens per second; higher is better.
     TokensPerSecond,
+    /// A grade from 1 to 5 (the LLM judge); higher is better.
+    Score,
 }
 
 /// The metrics, in report order: key, label, unit, and whether a pass/fail metric (McNemar
 /// applies, items change between better and worse).
-pub const METRICS: [(&str, &str, Unit, bool); 17] = [
+pub const METRICS: [(&str, &str, Unit, bool); 18] = [
     ("keyword_accuracy", "Keyword accuracy (item's rule)", Unit::Rate, true),
     ("keyword_any", "Keyword accuracy (any keyword: the seed's rule)", Unit::Rate, true),
     ("keyword_all", "Keyword accuracy (all keywords)", Unit::Rate, true),
@@ -46,6 +49,7 @@ pub const METRICS: [(&str, &str, Unit, bool); 17] = [
     ("latency_ms", "Latency (mean)", Unit::Ms, false),
     ("first_token_ms", "Time to first token (mean)", Unit::Ms, false),
     ("tokens_per_second", "Generation speed", Unit::TokensPerSecond, false),
+    ("judge_score", "LLM-as-judge score, 1–5 (weaker evidence)", Unit::Score, false),
 ];
 
 /// One metric of a run.
@@ -72,6 +76,21 @@ pub struct ItemResult {
     pub outcome: Outcome,
     /// Its scores.
     pub scores: ItemScores,
+    /// The LLM judge's grade, when the run was judged ([`crate::judge`]).
+    #[serde(default)]
+    pub judgement: Option<Judgement>,
+}
+
+/// Who judged a run, and how many replies had no readable score.
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgeSummary {
+    /// The judge model(s).
+    pub models: Vec<String>,
+    /// Items judged.
+    pub judged: u32,
+    /// Replies without a readable score (left out of the mean).
+    pub unreadable: u32,
 }
 
 /// Metrics of the items with one tag.
@@ -107,6 +126,9 @@ pub struct RunReport {
     pub honest_quotes: u32,
     /// Latency percentiles (ms): 50th, 90th, 95th.
     pub latency_percentiles: Option<[f64; 3]>,
+    /// The LLM judge, when the run was judged.
+    #[serde(default)]
+    pub judge: Option<JudgeSummary>,
 }
 
 impl RunReport {
@@ -130,13 +152,16 @@ impl RunReport {
         let manifest = run.manifest()?;
         let set = run.set()?;
         let mut records: HashMap<String, Outcome> = run.records()?.into_iter().map(|r| (r.id, r.outcome)).collect();
+        let mut judgements: HashMap<String, Judgement> =
+            run.judgements()?.into_iter().map(|j| (j.id.clone(), j)).collect();
         let items: Vec<ItemResult> = set
             .items
             .into_iter()
             .filter_map(|item| {
                 let outcome = records.remove(&item.id)?;
                 let scores = score(&item, &outcome);
-                Some(ItemResult { item, outcome, scores })
+                let judgement = judgements.remove(&item.id);
+                Some(ItemResult { item, outcome, scores, judgement })
             })
             .collect();
         Ok(Self::from_items(manifest, items))
@@ -164,7 +189,19 @@ impl RunReport {
             let at = |q: f64| latencies[((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1];
             [at(0.5), at(0.9), at(0.95)]
         });
+        let judged: Vec<&Judgement> = items.iter().filter_map(|r| r.judgement.as_ref()).collect();
+        let judge = (!judged.is_empty()).then(|| {
+            let mut models: Vec<String> = judged.iter().map(|j| j.model.clone()).collect();
+            models.sort();
+            models.dedup();
+            JudgeSummary {
+                models,
+                judged: count(judged.len()),
+                unreadable: count(judged.iter().filter(|j| j.score.is_none()).count()),
+            }
+        });
         Self {
+            judge,
             done: count(items.len()),
             manifest,
             items,
@@ -204,6 +241,7 @@ fn value(key: &str, r: &ItemResult) -> Option<f64> {
         "latency_ms" => (!s.failed).then_some(o.latency_ms),
         "first_token_ms" => o.first_token_ms.filter(|_| !s.failed),
         "tokens_per_second" => o.tokens_per_second.filter(|t| *t > 0.0 && !s.failed),
+        "judge_score" => r.judgement.as_ref().and_then(|j| j.score).map(f64::from),
         _ => None,
     }
 }
@@ -452,7 +490,7 @@ mod tests {
                     ..Outcome::default()
                 };
                 let scores = score(&item, &outcome);
-                ItemResult { item, outcome, scores }
+                ItemResult { item, outcome, scores, judgement: None }
             })
             .collect()
     }

@@ -15,10 +15,12 @@ use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
 use lexdesk_core::generate::CancelToken;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::EvalError;
 use crate::gold::{GoldFormat, GoldItem, GoldSet};
+use crate::judge::Judgement;
 use crate::score::{ItemScores, Outcome, score};
 
 /// A run's configuration: everything that decides its answers, recorded with it.
@@ -56,6 +58,10 @@ pub struct RunConfig {
     pub concurrency: u32,
     /// Only the first N items of the set.
     pub limit: Option<u32>,
+    /// Grade the answers with the chat model as an LLM judge once they are all in
+    /// ([`crate::judge`]).
+    #[serde(default)]
+    pub judge: bool,
 }
 
 /// Where a run stands.
@@ -263,7 +269,21 @@ impl RunDir {
     /// # Errors
     /// Reading, or a damaged line before the last.
     pub fn records(&self) -> Result<Vec<ItemRecord>, EvalError> {
-        let path = self.dir.join("items.jsonl");
+        self.read_lines("items.jsonl", |r: &ItemRecord| r.id.clone())
+    }
+
+    /// The judged items ([`crate::judge`]), each id once, a torn last line dropped.
+    ///
+    /// # Errors
+    /// Reading, or a damaged line before the last.
+    pub fn judgements(&self) -> Result<Vec<Judgement>, EvalError> {
+        self.read_lines("judgements.jsonl", |j: &Judgement| j.id.clone())
+    }
+
+    /// The records of a JSONL file of the run, the first of each id kept; only the last line
+    /// may be torn (it was being written when the process died).
+    fn read_lines<T: DeserializeOwned>(&self, name: &str, id: impl Fn(&T) -> String) -> Result<Vec<T>, EvalError> {
+        let path = self.dir.join(name);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -276,15 +296,14 @@ impl RunDir {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<ItemRecord>(line) {
+            match serde_json::from_str::<T>(line) {
                 Ok(r) => {
-                    if seen.insert(r.id.clone()) {
+                    if seen.insert(id(&r)) {
                         out.push(r);
                     }
                 }
-                // Only the last line can be torn: it was being written when the process died.
                 Err(_) if i + 1 == lines.len() => {}
-                Err(e) => return Err(self.corrupt(format!("items.jsonl line {}: {e}", i + 1))),
+                Err(e) => return Err(self.corrupt(format!("{name} line {}: {e}", i + 1))),
             }
         }
         Ok(out)
@@ -316,7 +335,12 @@ impl RunDir {
     /// Open `items.jsonl` for appending, first cutting a torn last line so the next record
     /// starts on a line of its own.
     fn appender(&self) -> Result<File, EvalError> {
-        let path = self.dir.join("items.jsonl");
+        self.appender_of("items.jsonl")
+    }
+
+    /// Open a JSONL file of the run for appending, a torn last line cut first.
+    pub(crate) fn appender_of(&self, name: &str) -> Result<File, EvalError> {
+        let path = self.dir.join(name);
         if let Ok(text) = std::fs::read(&path)
             && !text.is_empty()
             && !text.ends_with(b"\n")
@@ -373,6 +397,8 @@ pub enum RunEvent<'a> {
         /// Its scores.
         scores: &'a ItemScores,
     },
+    /// The LLM judge graded an answer (runs configured with `judge`, after the last item).
+    Judged(crate::judge::JudgeProgress<'a>),
 }
 
 /// Execute (or resume) a run: the items not yet finished, `config.concurrency` at a time,

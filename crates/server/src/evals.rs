@@ -107,6 +107,7 @@ fn metric_out(m: &Metric) -> EvalMetricOut {
             MetricUnit::Rate => "rate",
             MetricUnit::Ms => "ms",
             MetricUnit::TokensPerSecond => "tokens_per_second",
+            MetricUnit::Score => "score",
         }
         .into(),
         value: m.estimate.map(|e| e.value),
@@ -177,6 +178,7 @@ fn params_of(body: EvalIn) -> Result<EvalParams, ApiError> {
         seed: body.seed,
         concurrency: body.concurrency,
         limit: body.limit,
+        judge: body.judge,
     })
 }
 

@@ -593,6 +593,10 @@ pub struct EvalIn {
     /// Only the first N items.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Then grade the answers with the chat model as an LLM judge (1–5 against a written
+    /// rubric; the `judge_score` metric, weaker evidence than the checked metrics).
+    #[serde(default)]
+    pub judge: Option<bool>,
 }
 
 /// An evaluation run.

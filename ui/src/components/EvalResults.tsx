@@ -38,7 +38,7 @@ export function JobProgress({ job, onCancel, onOpen }: { job: EvalJob; onCancel:
   return (
     <div className="eval-job" role="status" data-testid="eval-progress" data-done={job.done} data-total={job.total}>
       <button type="button" className="linkish" onClick={onOpen}>
-        {job.label}
+        {job.phase === "judging" ? t("evaluate.judging", { label: job.label }) : job.label}
       </button>
       <progress max={Math.max(job.total, 1)} value={job.done} aria-label={t("evaluate.progress")} />
       <span className="muted small">{t("evaluate.itemsDone", { done: job.done, total: job.total })}</span>
@@ -67,6 +67,13 @@ export function EvalRunView({ runId, evalJob }: { runId: string; evalJob: EvalJo
   if (!r) return <p className="muted">{t("common.loading")}</p>;
   const m = r.manifest;
 
+  const grade = (again: boolean) =>
+    void evalJob
+      .start({ set: m.set, label: m.config.label || m.set, total: r.done, phase: "judging" }, (jobId, onEvent) =>
+        commands.evalJudge(runId, again, jobId, onEvent),
+      )
+      .then((done) => done && toasts.info(t("evaluate.judgedToast", { count: done.judge?.judged ?? 0 })));
+
   const resume = () =>
     void evalJob
       .start({ set: m.set, label: m.config.label || m.set, total: m.items }, (jobId, onEvent) =>
@@ -88,6 +95,18 @@ export function EvalRunView({ runId, evalJob }: { runId: string; evalJob: EvalJo
           {m.status !== "finished" && !executing && (
             <button type="button" className="small" data-testid="eval-resume" disabled={evalJob.job !== null} onClick={resume}>
               {t("evaluate.resume")}
+            </button>
+          )}
+          {r.done > 0 && !executing && (
+            <button
+              type="button"
+              className="small quiet"
+              data-testid="eval-judge-run"
+              title={t("evaluate.judgeHint")}
+              disabled={evalJob.job !== null}
+              onClick={() => grade(Boolean(r.judge))}
+            >
+              {r.judge ? t("evaluate.judgeAgain") : t("evaluate.judgeRun")}
             </button>
           )}
           <select aria-label={t("evaluate.format")} value={format} data-testid="eval-export-format" onChange={(e) => setFormat(e.target.value as EvalExportFormat)}>
@@ -118,6 +137,12 @@ export function EvalRunView({ runId, evalJob }: { runId: string; evalJob: EvalJo
       </p>
       <HonestyLine report={r} />
       <MetricsTable metrics={r.metrics} />
+      {r.judge && (
+        <p className="muted small" data-testid="eval-judge-note">
+          {t("evaluate.judgeNote", { judged: r.judge.judged, models: r.judge.models.join(", ") })}
+          {r.judge.unreadable > 0 && ` ${t("evaluate.judgeUnreadable", { count: r.judge.unreadable })}`}
+        </p>
+      )}
       <Charts runIds={[runId]} />
       {r.tags.length > 0 && (
         <details className="eval-tags">
@@ -464,6 +489,14 @@ export function ItemDetail({ results }: { results: { title?: string; result: Ite
                       </li>
                     ))}
                   </ol>
+                )}
+                {result.judgement && (
+                  <p className="eval-judgement small" data-testid="item-judgement" data-score={result.judgement.score ?? ""}>
+                    <strong>{t("evaluate.judgeLabel")}</strong>{" "}
+                    {result.judgement.score === null ? t("evaluate.judgeNoScore") : `${result.judgement.score} / 5`}
+                    {result.judgement.reason && ` — ${result.judgement.reason}`}{" "}
+                    <span className="muted">({result.judgement.model})</span>
+                  </p>
                 )}
                 <p className="muted small">
                   {formatValue("ms", result.outcome.latency_ms)}

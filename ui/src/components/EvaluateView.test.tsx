@@ -252,6 +252,7 @@ describe("evaluate: runs", () => {
       seed: null,
       concurrency: 1,
       limit: null,
+      judge: false,
     });
 
     const running = manifest({ status: "running", finished_ms: null });
@@ -337,6 +338,67 @@ describe("evaluate: runs", () => {
     expect(within(await screen.findByTestId("item-citation")).getByText("NOT on the cited page")).toBeInTheDocument();
     await userEvent.click(screen.getByTestId("eval-resume"));
     await waitFor(() => expect(resumed).toBe(true));
+  });
+});
+
+describe("evaluate: LLM judge", () => {
+  it("grades a run's answers with progress, then shows the score as weaker evidence and each item's grade", async () => {
+    let channel: Channel<EvalRunEvent> | null = null;
+    let finish: (r: RunReport) => void = () => undefined;
+    let judged = false;
+    const judgement = (id: string, score: number | null) => ({
+      id,
+      score,
+      reason: score ? "Correct and quoted." : "",
+      reply: score ? `Score: ${score}\nReason: Correct and quoted.` : "I cannot tell.",
+      model: "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+      rubric: 1,
+      finished_ms: 1_700_000_100_000,
+    });
+    const graded = () => {
+      const r = report();
+      r.items[0].judgement = judgement("nda-01", 4);
+      r.items[1].judgement = judgement("off-01", null);
+      r.metrics.push({ key: "judge_score", label: "LLM-as-judge score", unit: "score", estimate: { value: 4, low: 4, high: 4, n: 1 } });
+      r.judge = { models: ["qwen2.5-1.5b-instruct-q4_k_m.gguf"], judged: 2, unreadable: 1 };
+      return r;
+    };
+    const { calls } = mockCommands({
+      eval_sets: () => [],
+      eval_runs: () => [manifest()],
+      eval_report: () => (judged ? graded() : report()),
+      eval_charts: () => [],
+      eval_judge: (args) => {
+        channel = args.onEvent as Channel<EvalRunEvent>;
+        return new Promise((resolve) => (finish = resolve));
+      },
+    });
+    await openEvaluate();
+    await userEvent.click(screen.getByTestId("eval-tab-runs"));
+    await userEvent.click(await screen.findByTestId("eval-judge-run"));
+    await waitFor(() => expect(channel).not.toBeNull());
+    expect(calls.find((c) => c.cmd === "eval_judge")?.args).toMatchObject({ runId: "0193-run-a", again: false });
+    act(() => channel!.onmessage({ kind: "judged", done: 1, total: 2, judgement: judgement("nda-01", 4) }));
+    const progress = await screen.findByTestId("eval-progress");
+    expect(progress).toHaveTextContent("Judging hybrid");
+    expect(progress).toHaveTextContent("1 of 2 items");
+
+    judged = true;
+    await act(async () => finish(graded()));
+    const note = await screen.findByTestId("eval-judge-note");
+    expect(note).toHaveTextContent("2 answers graded 1–5 by qwen2.5-1.5b-instruct-q4_k_m.gguf");
+    expect(note).toHaveTextContent("weaker evidence");
+    expect(note).toHaveTextContent("1 reply had no readable score");
+    const score = screen.getAllByTestId("eval-metric").find((m) => m.dataset.key === "judge_score")!;
+    expect(score).toHaveTextContent("LLM-as-judge score, 1–5 (weaker evidence)");
+    expect(score).toHaveTextContent("4.00 / 5");
+    expect(screen.getByTestId("eval-judge-run")).toHaveTextContent("Grade again");
+    const rows = screen.getAllByTestId("eval-item-row");
+    await userEvent.click(rows[0]);
+    expect(await screen.findByTestId("item-judgement")).toHaveTextContent("4 / 5 — Correct and quoted.");
+    await userEvent.click(rows[0]);
+    await userEvent.click(rows[1]);
+    expect(await screen.findByTestId("item-judgement")).toHaveTextContent("no readable score");
   });
 });
 

@@ -478,6 +478,7 @@ function RunForm({
   const [seed, setSeed] = useState("");
   const [parallel, setParallel] = useState("1");
   const [limit, setLimit] = useState("");
+  const [judge, setJudge] = useState(false);
 
   useEffect(() => {
     if (matter !== NO_MATTER && !matters.some((m) => m.id === matter)) setMatter(demoMatterId ?? matters[0]?.id ?? NO_MATTER);
@@ -504,6 +505,7 @@ function RunForm({
       seed: num(seed),
       concurrency: num(parallel),
       limit: num(limit),
+      judge,
     };
     const n = params.limit ? Math.min(params.limit, total) : total;
     onStarted();
@@ -598,6 +600,10 @@ function RunForm({
           <input type="number" min={1} value={limit} data-testid="eval-limit" placeholder={String(total)} onChange={(e) => setLimit(e.target.value)} />
         </label>
       </div>
+      <label className="field inline small" title={t("evaluate.judgeHint")}>
+        <input type="checkbox" checked={judge} data-testid="eval-judge" onChange={(e) => setJudge(e.target.checked)} />
+        {t("evaluate.judgeAfter")}
+      </label>
       <div className="button-row">
         <button type="submit" className="primary" data-testid="eval-start" disabled={busy || total === 0}>
           {t("evaluate.start")}

@@ -24,6 +24,8 @@ export type EvalJob = {
   total: number;
   /** Items finished during this execution, in the order they finished. */
   items: ItemResult[];
+  /** Answering the items, or the LLM judge grading the answers. */
+  phase: "answering" | "judging";
   cancelling: boolean;
 };
 
@@ -35,7 +37,7 @@ export type EvalJobs = {
    * model answers one run's items).
    */
   start: (
-    what: { set: string; label: string; total: number },
+    what: { set: string; label: string; total: number; phase?: EvalJob["phase"] },
     invoke: (jobId: string, onEvent: Channel<EvalRunEvent>) => Promise<RunReport>,
   ) => Promise<RunReport | null>;
   cancel: () => void;
@@ -47,6 +49,8 @@ export function applyEvalEvent(job: EvalJob, e: EvalRunEvent): EvalJob {
       return { ...job, runId: e.run.id, done: e.done, total: e.run.items };
     case "item":
       return { ...job, done: e.done, total: e.total, items: [...job.items, e.result] };
+    case "judged":
+      return { ...job, phase: "judging", done: e.done, total: e.total };
   }
 }
 
@@ -70,6 +74,7 @@ export function useEvalJob(onError: (error: unknown) => void): EvalJobs {
         done: 0,
         total: what.total,
         items: [],
+        phase: what.phase ?? "answering",
         cancelling: false,
       };
       update(state);
@@ -110,6 +115,8 @@ export function formatValue(unit: MetricUnit, v: number | null): string {
       return v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(0)} ms`;
     case "tokens_per_second":
       return `${v.toFixed(1)} tok/s`;
+    case "score":
+      return `${v.toFixed(2)} / 5`;
   }
 }
 
@@ -129,6 +136,8 @@ export function formatDelta(unit: MetricUnit, d: number | null): string {
       return `${sign}${abs >= 10_000 ? `${(abs / 1000).toFixed(1)} s` : `${abs.toFixed(0)} ms`}`;
     case "tokens_per_second":
       return `${sign}${abs.toFixed(1)} tok/s`;
+    case "score":
+      return `${sign}${abs.toFixed(2)}`;
   }
 }
 

@@ -128,6 +128,7 @@ const announcements: Record<string, (args: Args, result: unknown) => readonly (r
   eval_remove_set: evals,
   eval_run: evals,
   eval_resume: evalsOf,
+  eval_judge: evalsOf,
   eval_delete: evals,
 };
 
