@@ -663,7 +663,7 @@ fn evaluation_runs_through_the_api_and_the_quality_probe_exports_gauges() {
                 &http,
                 "/v1/evals",
                 &evaluator,
-                &json!({"set": "demo-nda-en", "matter": "Demo", "mode": "extractive", "label": "api"}),
+                &json!({"set": "demo-nda-en", "matter": "Demo", "mode": "extractive", "label": "api", "judge": true}),
             )
             .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
@@ -693,6 +693,13 @@ fn evaluation_runs_through_the_api_and_the_quality_probe_exports_gauges() {
         assert_eq!(report["items"].as_array().unwrap().len(), 10);
         let honesty = report["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "honesty").unwrap();
         assert_eq!(honesty["value"], 1.0);
+        // Started with `judge`: the chat model graded the answers before the run finished.
+        let grades: Vec<u64> =
+            report["items"].as_array().unwrap().iter().filter_map(|i| i["judge_score"].as_u64()).collect();
+        assert!(grades.iter().all(|g| (1..=5).contains(g)), "{grades:?}");
+        let judge = report["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "judge_score").unwrap();
+        assert_eq!(judge["unit"], "score");
+        assert_eq!(judge["n"].as_u64().unwrap(), grades.len() as u64, "the mean is over the readable grades");
         let list: Value =
             http.get(server.url("/v1/evals")).bearer_auth(&evaluator).send().await.unwrap().json().await.unwrap();
         assert!(list["data"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str() && r["done"] == 10));

@@ -19,7 +19,9 @@ use lexdesk_eval::export::{ExportFormat, comparison_bytes, run_bytes};
 use lexdesk_eval::gold::{GoldFormat, GoldItem, GoldSet, Problem, read_set};
 use lexdesk_eval::judge::{Judge, JudgeProgress, judge_run};
 use lexdesk_eval::report::{Comparison, RunReport, compare};
-use lexdesk_eval::run::{RunConfig, RunDir, RunEvent, RunManifest, Runs, Subject, execute, mark_failed};
+use lexdesk_eval::run::{
+    RunConfig, RunDir, RunEvent, RunManifest, RunStatus, Runs, Subject, execute, finish_judged, mark_failed,
+};
 use lexdesk_eval::score::{CitedPassage, ItemFailure, Outcome};
 use lexdesk_service::answer::Answer;
 use lexdesk_service::cite::FoldedPage;
@@ -356,7 +358,7 @@ impl<'d> EvalsApi<'d> {
     ) -> Result<RunReport, DeskError> {
         let run = self.runs().open(run_id)?;
         let manifest = run.manifest()?;
-        if manifest.status == lexdesk_eval::run::RunStatus::Finished {
+        if manifest.status == RunStatus::Finished {
             return Err(EvalError::RunFinished(manifest.id).into());
         }
         self.execute(&run, cancel, progress).await
@@ -375,19 +377,17 @@ impl<'d> EvalsApi<'d> {
             Err(e) => Err(e),
         };
         // A run configured with the judge is graded once every answer is in (a resumed run
-        // grades what is left).
+        // grades what is left); it is finished when the last grade is.
         if let Ok(m) = &result
             && m.config.judge
-            && m.status == lexdesk_eval::run::RunStatus::Finished
-            && !cancel.is_cancelled()
+            && m.status == RunStatus::Running
         {
             let judged = async {
                 let judge = DeskJudge { model: self.desk.models().chat().await?, seed: m.config.seed };
-                judge_run(run, &judge, false, cancel, &mut |p| progress(RunEvent::Judged(p))).await
+                judge_run(run, &judge, false, cancel, &mut |p| progress(RunEvent::Judged(p))).await?;
+                Ok::<_, DeskError>(finish_judged(run, !cancel.is_cancelled())?)
             };
-            if let Err(e) = judged.await {
-                result = Err(e);
-            }
+            result = judged.await;
         }
         match result {
             Ok(_) => Ok(RunReport::of(run)?),

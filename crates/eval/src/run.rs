@@ -465,8 +465,12 @@ pub async fn execute<S: Subject>(
         return Err(e);
     }
     if done >= manifest.items {
-        manifest.status = RunStatus::Finished;
-        manifest.finished_ms = Some(lexdesk_core::now_ms());
+        // A run with the judge stays running until the judge has graded the answers
+        // ([`finish_judged`]).
+        if !manifest.config.judge {
+            manifest.status = RunStatus::Finished;
+            manifest.finished_ms = Some(lexdesk_core::now_ms());
+        }
     } else {
         manifest.status = RunStatus::Cancelled;
     }
@@ -483,6 +487,23 @@ async fn answer_one<'a, S: Subject>(
         return (item, Ok(None));
     }
     (item, subject.answer(item, cancel).await)
+}
+
+/// After the judge of a run configured with `judge`: finished when every answer is graded,
+/// cancelled (resumable) when judging was stopped.
+///
+/// # Errors
+/// Writing the manifest.
+pub fn finish_judged(run: &RunDir, complete: bool) -> Result<RunManifest, EvalError> {
+    let mut manifest = run.manifest()?;
+    if complete {
+        manifest.status = RunStatus::Finished;
+        manifest.finished_ms = Some(lexdesk_core::now_ms());
+    } else {
+        manifest.status = RunStatus::Cancelled;
+    }
+    run.save(&manifest)?;
+    Ok(manifest)
 }
 
 /// Record that a run stopped on an error (resumable).

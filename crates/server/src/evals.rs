@@ -148,6 +148,7 @@ fn report_out(r: &RunReport) -> EvalReportOut {
                 grounded: i.scores.grounded,
                 honest: i.scores.honest,
                 latency_ms: i.outcome.latency_ms,
+                judge_score: i.judgement.as_ref().and_then(|j| j.score),
             })
             .collect(),
     }

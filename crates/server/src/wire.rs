@@ -692,6 +692,10 @@ pub struct EvalItemOut {
     pub honest: Option<bool>,
     /// Latency in milliseconds.
     pub latency_ms: f64,
+    /// The LLM judge's grade (1–5) for runs started with `judge`; null when not judged or the
+    /// judge's reply had no readable score (weaker evidence than the checked fields).
+    #[serde(default)]
+    pub judge_score: Option<u8>,
 }
 
 /// A run's results so far (`GET /v1/evals/{run_id}`).
