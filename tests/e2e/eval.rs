@@ -181,12 +181,17 @@ fn example_sets_run_on_the_demo_matter_score_honestly_and_export_and_compare() {
     assert_eq!(list.as_array().unwrap().len(), 4);
 }
 
-fn records(run_dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run_dir.join("items.jsonl"))
+/// The parseable lines of a run's JSONL file (a torn last line left out).
+fn lines_of(run_dir: &Path, file: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run_dir.join(file))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+fn records(run_dir: &Path) -> Vec<serde_json::Value> {
+    lines_of(run_dir, "items.jsonl")
 }
 
 #[test]
@@ -240,11 +245,7 @@ fn a_run_killed_mid_way_resumes_from_the_last_finished_item() {
 }
 
 fn judgements(run_dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run_dir.join("judgements.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    lines_of(run_dir, "judgements.jsonl")
 }
 
 #[test]
@@ -278,7 +279,7 @@ fn the_llm_judge_grades_each_answer_once_and_is_labelled_as_weaker_evidence() {
     let mut scored = 0;
     for j in &first {
         assert!(!j["reply"].as_str().unwrap().trim().is_empty(), "the judge's reply is kept: {j}");
-        assert_eq!(j["rubric"], 1);
+        assert_eq!(j["rubric"], 2);
         match j["score"].as_u64() {
             Some(s) => {
                 assert!((1..=5).contains(&s), "{j}");

@@ -13,7 +13,7 @@ Compare two configurations afterwards with `lexdesk eval compare RUN_A RUN_B` (e
 
 Usage:
   python3 tests/eval/dev_eval.py --lexdesk target/debug/lexdesk --home /tmp/eval-home \
-      [--per-set 10] [--parallel 2] [--search-mode hybrid] [--label hybrid] [--reports DIR]
+      [--per-set 10] [--parallel 2] [--search-mode hybrid] [--label hybrid] [--judge] [--reports DIR]
 """
 
 import json
@@ -46,6 +46,8 @@ def main():
     p.add_argument("--label", default="")
     p.add_argument("--sets", default=",".join([*SETS, "off-corpus"]))
     p.add_argument("--reports", help="write each run's HTML report into this folder")
+    p.add_argument("--judge", action="store_true",
+                   help="also grade the answers with the chat model as an LLM judge (weaker evidence)")
     args = p.parse_args()
     home = Path(args.home)
     sets = [s for s in args.sets.split(",") if s]
@@ -68,6 +70,8 @@ def main():
                "--parallel", str(args.parallel), "--json"]
         if args.label:
             cmd += ["--label", args.label]
+        if args.judge:
+            cmd += ["--judge"]
         if args.reports:
             Path(args.reports).mkdir(parents=True, exist_ok=True)
             cmd += ["--report", str(Path(args.reports) / f"{name}{'-' + args.label if args.label else ''}.html")]
@@ -77,10 +81,16 @@ def main():
                         "verified_quotes": result["verified_quotes"], "metrics": metrics})
         shown = []
         for key in ["keyword_accuracy", "reference_f1", "rouge_l", "citation_correct", "grounded", "honesty",
-                    "abstention_precision", "abstention_recall", "answered", "latency_ms", "first_token_ms", "tokens_per_second"]:
+                    "abstention_precision", "abstention_recall", "answered", "latency_ms", "first_token_ms", "tokens_per_second",
+                    "judge_score"]:
             e = metrics.get(key)
             if e:
-                v = f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]" if e["value"] <= 1.0 else f"{e['value']:.0f} [{e['low']:.0f}, {e['high']:.0f}]"
+                if key == "judge_score":
+                    v = f"{e['value']:.2f} [{e['low']:.2f}, {e['high']:.2f}] of 5"
+                elif key in ("latency_ms", "first_token_ms", "tokens_per_second"):
+                    v = f"{e['value']:.0f} [{e['low']:.0f}, {e['high']:.0f}]"
+                else:
+                    v = f"{e['value']:.3f} [{e['low']:.3f}, {e['high']:.3f}]"
                 shown.append(f"{key} {v}")
         print(f"{name} ({result['done']} items, run {result['run']['id']}): " + "; ".join(shown), flush=True)
         if not result["honest"]:

@@ -19,7 +19,7 @@ use crate::run::RunDir;
 use crate::score::{Outcome, strip_markers};
 
 /// The rubric's version, recorded with each judgement (scores of different rubrics do not mix).
-pub const RUBRIC_VERSION: u32 = 1;
+pub const RUBRIC_VERSION: u32 = 2;
 
 /// The judge's instructions.
 pub const RUBRIC: &str = "You grade answers written by a legal research assistant for lawyers. \
@@ -89,6 +89,16 @@ pub fn prompt(item: &GoldItem, outcome: &Outcome) -> (String, String) {
         user.push_str("\nQuoted passages (checked against the documents): none\n");
     } else {
         user.push_str(&format!("\nQuoted passages (checked against the documents):\n{}\n", quotes.join("\n")));
+    }
+    // The abstention rule restated last, where a small judge heeds it (with the rule only in
+    // the rubric, Qwen2.5-1.5B gave all 12 right refusals of the off-corpus set a 1).
+    if item.should_abstain {
+        user.push_str(
+            "\nGrading note: the documents cannot answer this question, so declining is the correct \
+             result. A clear refusal scores 5; a substantive answer scores 1.\n",
+        );
+    } else if outcome.abstained {
+        user.push_str("\nGrading note: the documents do answer this question; declining scores 1.\n");
     }
     (RUBRIC.to_owned(), user)
 }
@@ -275,6 +285,7 @@ mod tests {
         let abstain = GoldItem { should_abstain: true, expected: None, keywords: vec![], ..item };
         let (_, user) = prompt(&abstain, &Outcome { abstained: true, ..Outcome::default() });
         assert!(user.contains("cannot answer") && user.contains("declined"));
+        assert!(user.trim_end().ends_with("A clear refusal scores 5; a substantive answer scores 1."));
     }
 
     /// Replies with the item's number as the score (none for q3); stops after `stop_after`.

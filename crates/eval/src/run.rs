@@ -464,18 +464,24 @@ pub async fn execute<S: Subject>(
     if let Some(e) = failure {
         return Err(e);
     }
-    if done >= manifest.items {
-        // A run with the judge stays running until the judge has graded the answers
-        // ([`finish_judged`]).
-        if !manifest.config.judge {
-            manifest.status = RunStatus::Finished;
-            manifest.finished_ms = Some(lexdesk_core::now_ms());
-        }
-    } else {
-        manifest.status = RunStatus::Cancelled;
+    // A run with the judge stays running until the judge has graded the answers
+    // ([`finish_judged`]).
+    let complete = done >= manifest.items;
+    if !complete || !manifest.config.judge {
+        conclude(&mut manifest, complete);
     }
     run.save(&manifest)?;
     Ok(manifest)
+}
+
+/// Finished (now) when `complete`, else cancelled (resumable).
+fn conclude(manifest: &mut RunManifest, complete: bool) {
+    if complete {
+        manifest.status = RunStatus::Finished;
+        manifest.finished_ms = Some(lexdesk_core::now_ms());
+    } else {
+        manifest.status = RunStatus::Cancelled;
+    }
 }
 
 async fn answer_one<'a, S: Subject>(
@@ -496,12 +502,7 @@ async fn answer_one<'a, S: Subject>(
 /// Writing the manifest.
 pub fn finish_judged(run: &RunDir, complete: bool) -> Result<RunManifest, EvalError> {
     let mut manifest = run.manifest()?;
-    if complete {
-        manifest.status = RunStatus::Finished;
-        manifest.finished_ms = Some(lexdesk_core::now_ms());
-    } else {
-        manifest.status = RunStatus::Cancelled;
-    }
+    conclude(&mut manifest, complete);
     run.save(&manifest)?;
     Ok(manifest)
 }

@@ -58,7 +58,6 @@ export function EvalRunView({ runId, evalJob }: { runId: string; evalJob: EvalJo
   const { t } = useTranslation();
   const toasts = useToasts();
   const report = useEvalReport(runId);
-  const [format, setFormat] = useState<EvalExportFormat>("html");
   const [confirming, setConfirming] = useState(false);
   const executing = evalJob.job?.runId === runId;
 
@@ -109,22 +108,7 @@ export function EvalRunView({ runId, evalJob }: { runId: string; evalJob: EvalJo
               {r.judge ? t("evaluate.judgeAgain") : t("evaluate.judgeRun")}
             </button>
           )}
-          <select aria-label={t("evaluate.format")} value={format} data-testid="eval-export-format" onChange={(e) => setFormat(e.target.value as EvalExportFormat)}>
-            {EXPORT_FORMATS.map((f) => (
-              <option key={f.value} value={f.value}>
-                {f.value.toUpperCase()}
-              </option>
-            ))}
-          </select>
-          <button
-            type="button"
-            className="small quiet"
-            onClick={() =>
-              void exportRuns([runId], format, `${m.set}-${m.config.label || m.id.slice(0, 8)}`, () => toasts.info(t("evaluate.exported")), toasts.error)
-            }
-          >
-            {t("evaluate.export")}
-          </button>
+          <ExportControl runIds={[runId]} name={`${m.set}-${m.config.label || m.id.slice(0, 8)}`} />
           <button type="button" className="small danger" disabled={executing} onClick={() => setConfirming(true)}>
             {t("evaluate.delete")}
           </button>
@@ -517,9 +501,7 @@ export function ItemDetail({ results }: { results: { title?: string; result: Ite
 /** Runs on one set compared with the first: deltas with significance, items that moved, charts. */
 export function EvalComparisonView({ runIds }: { runIds: string[] }) {
   const { t } = useTranslation();
-  const toasts = useToasts();
   const comparison = useEvalComparison(runIds);
-  const [format, setFormat] = useState<EvalExportFormat>("html");
   const [open, setOpen] = useState<{ pair: number; id: string } | null>(null);
 
   if (comparison.isError) return <ErrorLine error={toIpcError(comparison.error)} variant="inline" />;
@@ -539,20 +521,7 @@ export function EvalComparisonView({ runIds }: { runIds: string[] }) {
           </p>
         </div>
         <div className="template-actions">
-          <select aria-label={t("evaluate.format")} value={format} onChange={(e) => setFormat(e.target.value as EvalExportFormat)}>
-            {EXPORT_FORMATS.map((f) => (
-              <option key={f.value} value={f.value}>
-                {f.value.toUpperCase()}
-              </option>
-            ))}
-          </select>
-          <button
-            type="button"
-            className="small quiet"
-            onClick={() => void exportRuns(runIds, format, `${c.set}-comparison`, () => toasts.info(t("evaluate.exported")), toasts.error)}
-          >
-            {t("evaluate.export")}
-          </button>
+          <ExportControl runIds={runIds} name={`${c.set}-comparison`} />
         </div>
       </div>
       {c.runs.some((r) => !honesty(r).honest) && (
@@ -682,21 +651,34 @@ export const EXPORT_FORMATS: { value: EvalExportFormat; ext: string }[] = [
   { value: "json", ext: "json" },
 ];
 
-/** Export runs (one: its results; several: their comparison) to a file the user picks. */
-export async function exportRuns(
-  runIds: string[],
-  format: EvalExportFormat,
-  defaultName: string,
-  done: () => void,
-  fail: (e: unknown) => void,
-) {
-  const ext = EXPORT_FORMATS.find((f) => f.value === format)?.ext ?? "html";
-  const path = await pickSavePath(`${defaultName}.${ext}`, ext).catch(() => null);
-  if (!path) return;
-  try {
-    await commands.evalExport(runIds, format, path);
-    done();
-  } catch (e) {
-    fail(e);
-  }
+/** A format and Export…: one run's results, or several runs' comparison, to a file the user picks. */
+function ExportControl({ runIds, name }: { runIds: string[]; name: string }) {
+  const { t } = useTranslation();
+  const toasts = useToasts();
+  const [format, setFormat] = useState<EvalExportFormat>("html");
+  const save = async () => {
+    const ext = EXPORT_FORMATS.find((f) => f.value === format)?.ext ?? "html";
+    const path = await pickSavePath(`${name}.${ext}`, ext).catch(() => null);
+    if (!path) return;
+    try {
+      await commands.evalExport(runIds, format, path);
+      toasts.info(t("evaluate.exported"));
+    } catch (e) {
+      toasts.error(e);
+    }
+  };
+  return (
+    <>
+      <select aria-label={t("evaluate.format")} value={format} data-testid="eval-export-format" onChange={(e) => setFormat(e.target.value as EvalExportFormat)}>
+        {EXPORT_FORMATS.map((f) => (
+          <option key={f.value} value={f.value}>
+            {f.value.toUpperCase()}
+          </option>
+        ))}
+      </select>
+      <button type="button" className="small quiet" onClick={() => void save()}>
+        {t("evaluate.export")}
+      </button>
+    </>
+  );
 }
