@@ -232,6 +232,7 @@ describe("evaluate: runs", () => {
         channel = args.onEvent as Channel<EvalRunEvent>;
         return new Promise((resolve) => (finish = resolve));
       },
+      cancel_job: () => true,
     });
     await openEvaluate();
     await screen.findByTestId("eval-set-detail");
@@ -267,6 +268,12 @@ describe("evaluate: runs", () => {
     expect(progress).toHaveAttribute("data-done", "1");
     expect(progress).toHaveTextContent("1 of 2 items");
     await waitFor(() => expect(screen.getByTestId("eval-run-item")).toHaveAttribute("data-status", "executing"));
+    // Cancel stops the run's job (the shell then ends it; it stays resumable).
+    await userEvent.click(screen.getByTestId("eval-cancel"));
+    const jobId = calls.find((c) => c.cmd === "eval_run")?.args.jobId;
+    await waitFor(() => expect(calls.find((c) => c.cmd === "cancel_job")?.args.jobId).toBe(jobId));
+    expect(screen.getByTestId("eval-cancel")).toBeDisabled();
+    expect(screen.getByTestId("eval-cancel")).toHaveTextContent("Stopping…");
     // One run at a time: the form is disabled while it executes.
     await userEvent.click(screen.getByTestId("eval-tab-sets"));
     expect(await screen.findByTestId("eval-start")).toBeDisabled();
