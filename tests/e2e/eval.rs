@@ -311,6 +311,28 @@ fn the_llm_judge_grades_each_answer_once_and_is_labelled_as_weaker_evidence() {
     let scores = |js: &[serde_json::Value]| js.iter().map(|j| j["score"].clone()).collect::<Vec<_>>();
     assert_eq!(scores(&again), scores(&first));
 
+    // Grading stopped part-way (Cancel while the judge ran, one grade written): `eval judge`
+    // grades only what is left and finishes the run.
+    let manifest_path = run_dir.join("run.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    manifest["status"] = "cancelled".into();
+    manifest["finished_ms"] = serde_json::Value::Null;
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    std::fs::write(run_dir.join("judgements.jsonl"), format!("{}\n", again[0])).unwrap();
+    let resumed = json(lexdesk_in(home.path()).args(["eval", "judge", &id, "--json"]));
+    assert_eq!(resumed["run"]["status"], "finished", "{}", resumed["run"]);
+    assert_eq!(resumed["judge"]["judged"], 3);
+    let after = judgements(&run_dir);
+    assert_eq!(after.len(), 3);
+    assert_eq!(after[0], again[0], "the grade written before the stop is kept, not graded again");
+    let by_id = |js: &[serde_json::Value]| {
+        let mut v = js.iter().map(|j| (j["id"].to_string(), j["score"].clone())).collect::<Vec<_>>();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(by_id(&after), by_id(&again));
+
     // The report says what the score is worth, and shows each grade with its reason.
     let html = home.path().join("judged.html");
     ok(lexdesk_in(home.path()).args(["eval", "export", &id, "--out"]).arg(&html));

@@ -513,9 +513,16 @@ impl<'d> EvalsApi<'d> {
         progress: &mut (dyn FnMut(JudgeProgress<'_>) + Send),
     ) -> Result<RunReport, DeskError> {
         let run = self.runs().open(run_id)?;
-        let seed = run.manifest()?.config.seed;
-        let judge = DeskJudge { model: self.desk.models().chat().await?, seed };
+        let manifest = run.manifest()?;
+        let judge = DeskJudge { model: self.desk.models().chat().await?, seed: manifest.config.seed };
         judge_run(&run, &judge, again, cancel, progress).await?;
+        // A run started with the judge and stopped while grading is finished by this pass.
+        if manifest.config.judge
+            && manifest.status != RunStatus::Finished
+            && u32::try_from(run.records()?.len()).unwrap_or(u32::MAX) >= manifest.items
+        {
+            finish_judged(&run, !cancel.is_cancelled())?;
+        }
         Ok(RunReport::of(&run)?)
     }
 
