@@ -1882,8 +1882,10 @@ export type Searched = {
 	query: string,
 	/**  Retrieval mode. */
 	mode: SearchMode,
-	/**  Document restriction. */
+	/**  Document restriction: the one asked for, or the file the question names. */
 	doc: string | null,
+	/**  The restriction is the file the question names (not one asked for). */
+	doc_named?: boolean,
 	/**  The question's content terms. */
 	terms: string[],
 	/**  Passages found, best first. */

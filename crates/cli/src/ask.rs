@@ -154,6 +154,12 @@ pub fn print_answer(out: &mut Out, answer: &Answer, streamed: bool) -> anyhow::R
             out.line(format!("  - {c}"))?;
         }
     }
+    if let Some(doc) = answer.searched.doc.as_deref().filter(|_| answer.searched.doc_named) {
+        out.line("")?;
+        out.line(format!(
+            "Searched only {doc}, which the question names (to search the whole matter, ask without the file name)."
+        ))?;
+    }
     if answer.abstained {
         out.line("")?;
         out.line(format!("Searched for: {}  (terms: {})", answer.searched.query, answer.searched.terms.join(", ")))?;

@@ -123,6 +123,20 @@ pub fn names_document(d: &DocumentRecord, doc: &str) -> bool {
     d.file_name == doc || d.source_path == doc || d.id == doc || (doc.len() >= 8 && d.id.starts_with(doc))
 }
 
+/// Whether `text` contains `name` as a whole: not preceded or followed by a Latin letter, a
+/// digit or a character of a file name (`-`, `_`, `.` followed by a letter or digit). Chinese
+/// text runs on without spaces, so Chinese characters around the name do not count.
+fn names_file(text: &str, name: &str) -> bool {
+    let part_of_name = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let mut after = text[at + name.len()..].chars();
+        let next = after.next();
+        !before.is_some_and(part_of_name)
+            && !next.is_some_and(|c| part_of_name(c) || (c == '.' && after.next().is_some_and(part_of_name)))
+    })
+}
+
 /// Whether the passage is the unit `r` names: its own heading, or one of its lines (short
 /// articles merged into one passage each start a line with their label).
 fn names_unit(h: &ScoredChunk, r: &LegalRef) -> bool {
@@ -350,6 +364,29 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
         self.embedder.map_or(lexdesk_core::model::DEFAULT_RELEVANCE_FLOOR, Embedder::relevance_floor)
     }
 
+    /// The one document whose file name the text names (`… in nda-0039.txt …`, compared
+    /// without regard to case, as a whole word: not inside a longer name); `None` when it names
+    /// none or several. A question that names a file is asked of that file
+    /// ([`crate::answer::ask`]).
+    #[must_use]
+    pub fn file_named(&self, text: &str) -> Option<&DocumentRecord> {
+        let text = text.to_lowercase();
+        let named: Vec<&DocumentRecord> = self
+            .documents
+            .values()
+            .filter(|d| {
+                let name = d.file_name.to_lowercase();
+                // A name with an extension, long enough not to be a word of the question.
+                name.contains('.') && name.chars().count() >= 5 && names_file(&text, &name)
+            })
+            .collect();
+        // The longest name wins (`示例.md` is inside `劳动合同示例.md`); several documents with
+        // that one name (versions in different folders) are still one name.
+        let longest = named.iter().max_by_key(|d| d.file_name.chars().count())?;
+        let names = |d: &&&DocumentRecord| d.file_name.chars().count() == longest.file_name.chars().count();
+        named.iter().filter(names).all(|d| d.file_name.eq_ignore_ascii_case(&longest.file_name)).then_some(*longest)
+    }
+
     /// Documents whose title the query names (`劳动合同法` names 《中华人民共和国劳动合同法》
     /// in every version); the longest title named wins, so `保障法` does not name them all.
     #[must_use]
@@ -440,5 +477,23 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             structural: false,
             rerank_score: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_file;
+
+    #[test]
+    fn a_file_name_is_named_only_as_a_whole() {
+        assert!(names_file("under the agreement in nda-0039.txt, is the following true?", "nda-0039.txt"));
+        assert!(names_file("nda-0039.txt.", "nda-0039.txt"), "a sentence may end after it");
+        assert!(names_file("《劳动合同示例.md》第一条", "劳动合同示例.md"));
+        assert!(names_file("请看劳动合同示例.md第一条", "劳动合同示例.md"));
+        assert!(names_file(&"Under Contract_v2.PDF, may it…".to_lowercase(), "contract_v2.pdf"));
+        assert!(!names_file("see nda-0039.txt.bak", "nda-0039.txt"));
+        assert!(!names_file("see old-nda-0039.txt", "nda-0039.txt"));
+        assert!(!names_file("see nda-0039.txt2", "nda-0039.txt"));
+        assert!(!names_file("the nda", "nda-0039.txt"));
     }
 }

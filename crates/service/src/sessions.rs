@@ -308,6 +308,7 @@ mod tests {
                 query: "q".into(),
                 mode: SearchMode::Hybrid,
                 doc: None,
+                doc_named: false,
                 terms: vec![],
                 passages: vec![],
             },

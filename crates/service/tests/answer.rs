@@ -313,6 +313,62 @@ async fn extractive_mode_needs_no_model() {
 }
 
 #[tokio::test]
+async fn a_question_that_names_a_file_is_asked_of_that_file() {
+    let (store, embedder) = matter().await;
+    let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();
+    let opts = AskOptions { mode: AnswerMode::Extractive, ..options() };
+    let ask_with = |question: &str, doc: Option<&str>, history: Vec<Turn>| {
+        let request =
+            AskRequest { question: question.into(), doc: doc.map(Into::into), history, ..AskRequest::default() };
+        let searcher = &searcher;
+        let opts = &opts;
+        async move { ask::<_, _, Scripted>(searcher, None, &request, opts, &mut |_| {}).await.unwrap() }
+    };
+    let docs = |a: &lexdesk_service::answer::Answer| {
+        let mut d: Vec<String> = a.searched.passages.iter().map(|p| p.doc.clone()).collect();
+        d.dedup();
+        d
+    };
+
+    // Unscoped, the question finds the statute.
+    let open = ask_with("劳务派遣单位 terminate", None, vec![]).await;
+    assert!(docs(&open).contains(&"劳动合同法.md".to_string()), "{:?}", docs(&open));
+    assert!(!open.searched.doc_named);
+
+    // Naming the NDA's file (in another case, at a sentence's end) keeps the search in it.
+    let scoped = ask_with("劳务派遣单位 terminate under NDA.pdf?", None, vec![]).await;
+    assert_eq!(docs(&scoped), ["nda.pdf"], "{:#?}", scoped.searched);
+    assert_eq!(scoped.searched.doc.as_deref(), Some("nda.pdf"));
+    assert!(scoped.searched.doc_named);
+    let answered = ask_with("When may a party terminate this agreement under nda.pdf?", None, vec![]).await;
+    assert!(answered.searched.doc_named);
+    assert!(!answered.abstained, "the NDA's termination clause answers: {}", answered.answer);
+    assert!(answered.answer.contains("thirty days' written notice"), "{}", answered.answer);
+
+    // A follow-up of a question that named the file stays in it.
+    let prev = Turn {
+        question: "Under nda.pdf when may a party terminate this agreement".into(),
+        answer: scoped.answer.clone(),
+        prompt: None,
+        sources: Vec::new(),
+    };
+    let follow = ask_with("and 劳务派遣单位", None, vec![prev]).await;
+    assert!(follow.searched.doc_named);
+    assert_eq!(docs(&follow), ["nda.pdf"]);
+
+    // A document chosen by the user wins over one the question names; a longer name that
+    // merely contains a file's name names nothing.
+    let chosen = ask_with("劳务派遣单位 under nda.pdf", Some("劳动合同法.md"), vec![]).await;
+    assert_eq!(chosen.searched.doc.as_deref(), Some("劳动合同法.md"));
+    assert!(!chosen.searched.doc_named);
+    assert_eq!(docs(&chosen), ["劳动合同法.md"]);
+    let other = ask_with("劳务派遣单位 terminate in old-nda.pdf.bak", None, vec![]).await;
+    assert!(!other.searched.doc_named);
+    assert_eq!(other.searched.doc, None);
+    assert!(docs(&other).contains(&"劳动合同法.md".to_string()), "{:?}", docs(&other));
+}
+
+#[tokio::test]
 async fn follow_ups_keep_source_labels_and_send_only_new_passages() {
     let (store, embedder) = matter().await;
     let searcher = Searcher::new(&store, Some(&embedder)).await.unwrap();

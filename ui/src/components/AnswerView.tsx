@@ -115,6 +115,11 @@ export function AnswerView({ answer, model, onOpenCitation, onCopy }: Props) {
         </details>
       )}
 
+      {a.searched.doc_named && a.searched.doc && (
+        <p className="muted scope-note" data-testid="scope-note">
+          {t("answer.scopeNamed", { doc: a.searched.doc })}
+        </p>
+      )}
       <SearchedView searched={a.searched} open={a.abstained} />
 
       <footer className="answer-footer">
@@ -142,6 +147,12 @@ export function SearchedView({ searched, open }: { searched: Searched; open: boo
       <dl className="searched-meta">
         <dt>{t("answer.query")}</dt>
         <dd>{searched.query}</dd>
+        {searched.doc && (
+          <>
+            <dt>{t("answer.scope")}</dt>
+            <dd>{searched.doc_named ? t("answer.scopeNamedShort", { doc: searched.doc }) : searched.doc}</dd>
+          </>
+        )}
         {searched.terms.length > 0 && (
           <>
             <dt>{t("answer.terms")}</dt>

@@ -246,6 +246,8 @@ describe("ask", () => {
       abstention: { code: "NO_RELEVANT_PASSAGES", message: "No passage addresses the question." },
       citations: [],
     });
+    // The question named a file, so only that file was searched: the answer says so.
+    abstained.searched = { ...abstained.searched, doc: "nda-0039.txt", doc_named: true };
     mockCommands({
       list_documents: () => [doc()],
       ask: (args) => {
@@ -263,6 +265,10 @@ describe("ask", () => {
     expect(notice).toHaveTextContent("do not say how long the probation period is");
     expect(screen.getByTestId("answer").dataset.abstained).toBe("true");
     expect(screen.getByTestId("searched")).toHaveTextContent("notice to terminate");
+    expect(screen.getByTestId("searched")).toHaveTextContent("nda-0039.txt (named in the question)");
+    expect(screen.getByTestId("scope-note")).toHaveTextContent(
+      "Searched only nda-0039.txt, which the question names. To search the whole matter, ask without the file name.",
+    );
     // Once the Markdown renderer has loaded, still no chip: nothing is cited.
     await waitFor(() => expect(notice.querySelector(".markdown-loading")).toBeNull());
     expect(notice.querySelector(".markdown")).not.toBeNull();

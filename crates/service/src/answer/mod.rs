@@ -195,8 +195,11 @@ pub struct Searched {
     pub query: String,
     /// Retrieval mode.
     pub mode: SearchMode,
-    /// Document restriction.
+    /// Document restriction: the one asked for, or the file the question names.
     pub doc: Option<String>,
+    /// The restriction is the file the question names (not one asked for).
+    #[serde(default)]
+    pub doc_named: bool,
     /// The question's content terms.
     pub terms: Vec<String>,
     /// Passages found, best first.
@@ -436,12 +439,22 @@ where
         Some(prev) => format!("{} {question}", prev.question),
         None => question.to_string(),
     };
+    // A question that names one of the matter's files (`… in nda-0039.txt …`) is asked of that
+    // file, as a follow-up of one that did.
+    let named = match &request.doc {
+        Some(_) => None,
+        None => searcher
+            .file_named(question)
+            .or_else(|| request.history.last().and_then(|prev| searcher.file_named(&prev.question)))
+            .map(|d| d.file_name.clone()),
+    };
+    let doc = request.doc.clone().or_else(|| named.clone());
     let hits = searcher
         .search(&SearchRequest {
             query: query.clone(),
             mode: options.search_mode,
             top_k: options.evidence.max(1),
-            doc: request.doc.clone(),
+            doc: doc.clone(),
             vector_weight: None,
             rerank: None,
         })
@@ -451,7 +464,7 @@ where
     let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
     let earlier: Vec<&Passage> = request.history.iter().flat_map(|t| &t.sources).filter(|p| p.id.is_some()).collect();
     let mut evidence = label_evidence(&hits, &mut passages, &earlier);
-    let mut searched = Searched { query, mode: options.search_mode, doc: request.doc.clone(), terms, passages };
+    let mut searched = Searched { query, mode: options.search_mode, doc, doc_named: named.is_some(), terms, passages };
     let mut timings = Timings { retrieval_ms, ..Timings::default() };
 
     if evidence.is_empty() {
