@@ -204,7 +204,7 @@ test('templates: render with a token count, compare two side by side with a diff
   await screenshot('compare-diff');
 });
 
-test('evaluate: a faulty gold set is refused row by row; the demo set runs with progress, honesty, charts and items opened to their citations', async () => {
+test('evaluate: a faulty gold set is refused row by row; the demo set runs with progress, honesty, charts and items opened to their citations, is graded, and two configurations are compared', async () => {
   await (await visible(byTestId('nav-evaluate'))).click();
   await visible(byTestId('evaluate-view'));
   await (await visible(byTestId('eval-import-open'))).click();
@@ -284,4 +284,35 @@ test('evaluate: a faulty gold set is refused row by row; the demo set runs with 
   const unreadable = /(\d+) repl/.exec(await note.getText());
   assert.ok(judged.length === 1 || (unreadable && unreadable[1] === '4'), 'a judge score, unless no reply was readable');
   await screenshot('eval-judged');
+
+  // A second configuration on the same four items (full-text retrieval only), then the two compared.
+  await (await visible(byTestId('eval-tab-sets'))).click();
+  await visible(By.css('[data-testid="eval-set-detail"][data-name="demo-nda-en"]'), 30_000);
+  await (await visible(byTestId('eval-mode-extractive'))).click();
+  await (await (await visible(byTestId('eval-search-mode'))).findElement(By.css('option[value="text"]'))).click();
+  const label = await visible(byTestId('eval-label'));
+  await label.clear();
+  await label.sendKeys('text retrieval');
+  const limit = await visible(byTestId('eval-limit'));
+  await limit.clear();
+  await limit.sendKeys('4');
+  await (await visible(byTestId('eval-start'))).click();
+  const finishedRuns = By.css('[data-testid="eval-run-item"][data-status="finished"]');
+  await driver.wait(async () => (await driver.findElements(finishedRuns)).length === 2, 300_000);
+  for (const box of await driver.findElements(byTestId('eval-run-compare'))) await box.click();
+  await (await visible(byTestId('eval-compare-selected'))).click();
+  const comparison = await visible(byTestId('eval-comparison'), 60_000);
+  const deltas = await comparison.findElements(byTestId('eval-delta'));
+  const deltaKeys = await Promise.all(deltas.map((d) => d.getAttribute('data-key')));
+  assert.ok(deltaKeys.includes('grounded') && deltaKeys.includes('latency_ms'), `paired deltas: ${deltaKeys}`);
+  assert.match(await comparison.getText(), /4 paired items/i);
+  // Items that moved open down to both answers and the gold.
+  const moved = await comparison.findElements(byTestId('eval-moved-item'));
+  if (moved.length > 0) {
+    await driver.executeScript('arguments[0].scrollIntoView({ block: "center" })', moved[0]);
+    await moved[0].click();
+    const detail = await visible(byTestId('item-detail'));
+    assert.equal((await detail.findElements(byTestId('item-answer'))).length, 2, 'both runs\' answers side by side');
+  }
+  await screenshot('eval-compare');
 });

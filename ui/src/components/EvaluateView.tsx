@@ -554,7 +554,7 @@ function RunForm({
         </div>
         <label className="field">
           {t("evaluate.retrieval")}
-          <select value={searchMode} onChange={(e) => setSearchMode(e.target.value as SearchMode)}>
+          <select value={searchMode} data-testid="eval-search-mode" onChange={(e) => setSearchMode(e.target.value as SearchMode)}>
             <option value="hybrid">{t("evaluate.hybrid")}</option>
             <option value="vector">{t("evaluate.vector")}</option>
             <option value="text">{t("evaluate.text")}</option>
