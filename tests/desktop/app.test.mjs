@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { Builder, By, Capabilities, Key, until } from 'selenium-webdriver';
+import { Builder, By, Capabilities, Key } from 'selenium-webdriver';
 import { writeFixtures } from './fixtures.mjs';
 
 const APP = process.env.LEXDESK_DESKTOP_BIN;
@@ -52,10 +52,23 @@ async function screenshot(name) {
 
 const byTestId = (id) => By.css(`[data-testid="${id}"]`);
 
+// The first displayed element the locator finds; an element React replaces while this waits
+// (a re-render) is looked up again instead of failing as stale.
 async function visible(locator, timeoutMs = 30_000) {
-  const el = await driver.wait(until.elementLocated(locator), timeoutMs);
-  await driver.wait(until.elementIsVisible(el), timeoutMs);
-  return el;
+  return driver.wait(
+    async () => {
+      for (const el of await driver.findElements(locator)) {
+        try {
+          if (await el.isDisplayed()) return el;
+        } catch (e) {
+          if (e.name !== 'StaleElementReferenceError') throw e;
+        }
+      }
+      return null;
+    },
+    timeoutMs,
+    `nothing visible for ${locator}`,
+  );
 }
 
 before(async () => {
@@ -223,8 +236,10 @@ test('evaluate: a faulty gold set is refused row by row; the demo set runs with 
 
   // The example set shipped with the app, about the demo NDA.
   const demoSet = path.join(path.dirname(process.env.LEXDESK_DEMO_DIR), 'evals', 'demo-nda-en.jsonl');
-  await pathInput.clear();
-  await pathInput.sendKeys(demoSet);
+  // The form re-renders with the check's result: find the field again.
+  const demoInput = await visible(byTestId('eval-import-path'));
+  await demoInput.clear();
+  await demoInput.sendKeys(demoSet);
   await (await visible(byTestId('eval-check'))).click();
   assert.match(await (await visible(byTestId('set-valid'), 30_000)).getText(), /10 items/);
   await (await visible(byTestId('eval-import-submit'))).click();
