@@ -382,9 +382,10 @@ impl<'a, S: ChunkStore, E: Embedder> Searcher<'a, S, E> {
             .collect();
         // The longest name wins (`示例.md` is inside `劳动合同示例.md`); several documents with
         // that one name (versions in different folders) are still one name.
-        let longest = named.iter().max_by_key(|d| d.file_name.chars().count())?;
-        let names = |d: &&&DocumentRecord| d.file_name.chars().count() == longest.file_name.chars().count();
-        named.iter().filter(names).all(|d| d.file_name.eq_ignore_ascii_case(&longest.file_name)).then_some(*longest)
+        let longest = named.iter().map(|d| d.file_name.chars().count()).max()?;
+        let mut top = named.into_iter().filter(|d| d.file_name.chars().count() == longest);
+        let first = top.next()?;
+        top.all(|d| d.file_name.to_lowercase() == first.file_name.to_lowercase()).then_some(first)
     }
 
     /// Documents whose title the query names (`劳动合同法` names 《中华人民共和国劳动合同法》
